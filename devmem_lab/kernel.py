@@ -1,0 +1,105 @@
+"""Per-host kernel state that outlives any one device: version and global id allocators.
+
+Models the global xarrays of ``net/core/devmem.c`` (``net_devmem_dmabuf_bindings``:
+``XA_FLAGS_ALLOC1`` + ``xa_alloc_cyclic``) and ``net/core/page_pool_user.c`` (``page_pools``,
+also cyclic from 1), and the NAPI id space of ``net/core/dev.c`` (ids start above NR_CPUS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["KernelVersion", "CyclicIds", "KERNELS"]
+
+
+class CyclicIds:
+    """``xa_alloc_cyclic`` over ``[1, limit]``: the lowest free id at or after the cursor."""
+
+    def __init__(self, first: int = 1, limit: int = 0x7FFFFFFF) -> None:
+        self.first, self.limit = first, limit
+        self._next = first
+        self._used: set[int] = set()
+
+    def alloc(self) -> int:
+        i = self._next
+        while i in self._used:
+            i = i + 1 if i < self.limit else self.first
+            if i == self._next:
+                raise RuntimeError("id space exhausted")
+        self._used.add(i)
+        self._next = i + 1 if i < self.limit else self.first
+        return i
+
+    def free(self, i: int) -> None:
+        self._used.discard(i)
+
+
+@dataclass(frozen=True)
+class KernelVersion:
+    """Which release's devmem behaviour to model (see devmem-facts.md section 10)."""
+
+    name: str
+    hds_checks: bool  # bind-rx refuses queues without tcp-data-split / with hds-thresh
+    queues_checked_upfront: bool  # out-of-range queue: EINVAL up front (else ERANGE per queue)
+    duplicate_queues_merge: bool  # bitmap (else the second entry is EEXIST)
+    dontneed_frag_cap: bool  # MAX_DONTNEED_FRAGS = 1024 per call
+    rings_refusals: bool  # ethtool -G refuses hds changes while a provider is bound
+    ops_lock_check: bool  # EOPNOTSUPP for drivers that are not ops-locked (lo)
+    bind_rx_perm: str = field(default="uns-admin-perm")
+
+    def __repr__(self) -> str:
+        return f"KernelVersion({self.name!r})"
+
+
+KERNELS = {
+    "6.12": KernelVersion("6.12", hds_checks=False, queues_checked_upfront=False,
+                          duplicate_queues_merge=False, dontneed_frag_cap=False,
+                          rings_refusals=False, ops_lock_check=False, bind_rx_perm="admin-perm"),
+    "6.18": KernelVersion("6.18", hds_checks=True, queues_checked_upfront=True,
+                          duplicate_queues_merge=True, dontneed_frag_cap=True,
+                          rings_refusals=True, ops_lock_check=True),
+}
+
+
+class Kernel:
+    """One host's kernel: version, devices, page pools and devmem bindings."""
+
+    NAPI_ID_BASE = 8193  # MIN_NAPI_ID = NR_CPUS + 1 with NR_CPUS = 8192
+
+    def __init__(self, version: KernelVersion) -> None:
+        self.version = version
+        self.binding_ids = CyclicIds()
+        self.pool_ids = CyclicIds()
+        self.page_pools: dict[int, object] = {}
+        self.bindings: dict[int, object] = {}
+        self.devices: dict[int, object] = {}  # ifindex -> NetDevice
+        self._napi_next = self.NAPI_ID_BASE
+        self.now_s = 0  # wall-clock seconds of the virtual clock (page pool detach_time)
+
+    def __repr__(self) -> str:
+        return f"Kernel({self.version.name!r}, devices={sorted(self.devices)})"
+
+    def new_napi_id(self) -> int:
+        napi = self._napi_next
+        self._napi_next += 1
+        return napi
+
+    def new_page_pool(self, ifindex: int, napi_id: int, queue: int, provider=None):
+        from .page_pool import PagePool
+        pool = PagePool(self.pool_ids.alloc(), ifindex, napi_id, queue, provider)
+        pool.on_gone = self._drop_pool
+        self.page_pools[pool.id] = pool
+        return pool
+
+    def _drop_pool(self, pool) -> None:
+        self.page_pools.pop(pool.id, None)
+        self.pool_ids.free(pool.id)
+
+    def device(self, ifindex: int):
+        return self.devices.get(ifindex)
+
+    def device_by_name(self, name: str):
+        for dev in self.devices.values():
+            if dev.name == name:
+                return dev
+        return None

@@ -1,0 +1,2 @@
+"""The emulated NIC: configuration state (``device``), ethtool front end (``ethtool``) and
+receive datapath (``rx``)."""
