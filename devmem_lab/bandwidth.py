@@ -1,0 +1,433 @@
+"""Host memory and PCIe traffic of three receive paths: copy, zero-copy and devmem TCP.
+
+A byte that arrives on a NIC and is meant for an accelerator can take three routes:
+
+``"copy"``
+    The NIC DMA-writes the frame into a kernel buffer, ``recv()`` copies the payload into a
+    user buffer (``net/ipv4/tcp.c`` ``tcp_recvmsg_locked`` -> ``skb_copy_datagram_iter``),
+    and the accelerator DMA-reads that user buffer (a host bounce).
+``"zerocopy"``
+    TCP receive zero-copy (``TCP_ZEROCOPY_RECEIVE``, ``tcp_zerocopy_receive``; the receive
+    counterpart of ``MSG_ZEROCOPY``): the payload pages are mapped into the process, there is
+    no CPU copy, but the payload still lands in host DRAM and is DMA-read from there.
+``"devmem"``
+    Device-memory TCP (``net/core/devmem.c``): with header split the NIC writes only the
+    headers to host memory and the payload straight into the accelerator's dma-buf
+    (PCIe peer-to-peer). Host DRAM sees header bytes only.
+
+The model counts bytes per packet, then scales by the packet rate. Its numbers (Ethernet and
+TCP/IP header sizes, DDR5 and PCIe peaks) are in ``data/figures.csv`` with their sources.
+
+Assumptions (where the model is simpler than a machine):
+
+* Byte granular: cache-line rounding, descriptor rings, completion writes and TCP ACKs that
+  the host sends are not counted.
+* ``ddio_share`` is the fraction of NIC-written bytes the first reader still finds in the
+  last-level cache (Intel DDIO); those bytes skip both the DRAM write and that first DRAM read.
+* The copy writes its destination once (large ``rep movsb`` copies avoid read-for-ownership)
+  and the accelerator's DMA read of the user buffer comes from DRAM.
+* Without header split the payload is not page aligned, so TCP zero-copy falls back to a copy
+  and devmem cannot be used at all: bind-rx refuses a queue without tcp-data-split since
+  about 6.14 ("tcp-data-split is disabled"); its row is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas as pd
+
+__all__ = [
+    "PATHS",
+    "DRAM_PEAK_GBPS",
+    "PCIE_X16_GBPS",
+    "ETH_WIRE_OVERHEAD_BYTES",
+    "ETH_HEADER_BYTES",
+    "packet_bytes",
+    "host_memory_traffic",
+    "traffic_vs_line_rate",
+    "max_line_rate_gbps",
+    "measure_copy_cost",
+    "plot_dram_vs_line_rate",
+]
+
+#: Receive paths, in the order of the DataFrame index.
+PATHS: tuple[str, ...] = ("copy", "zerocopy", "devmem")
+
+#: Theoretical DRAM peaks, GB/s (data/figures.csv ``ddr5_8ch``, ``ddr5_12ch``).
+DRAM_PEAK_GBPS: dict[str, float] = {"DDR5-4800 8 ch": 307.2, "DDR5-4800 12 ch": 460.8}
+
+#: PCIe x16 bandwidth per direction after encoding, GB/s (``pcie3_x16`` .. ``pcie5_x16``).
+PCIE_X16_GBPS: dict[str, float] = {"PCIe Gen3 x16": 15.75, "PCIe Gen4 x16": 31.5,
+                                   "PCIe Gen5 x16": 63.0}
+
+#: Preamble+SFD 8, MAC header 14, FCS 4, inter-frame gap 12 (``eth_wire_overhead``).
+ETH_WIRE_OVERHEAD_BYTES = 38
+#: MAC header that reaches memory; the NIC strips the FCS (``eth_header``).
+ETH_HEADER_BYTES = 14
+#: IP + TCP header bytes inside the MTU: IPv4/IPv6 header + TCP with timestamps (32 B).
+_L34_HEADER_BYTES = {4: 20 + 32, 6: 40 + 32}
+
+
+# --------------------------------------------------------------------------- validation
+def _number(name: str, value: Any, *, minimum: float | None = None, strict: bool = False,
+            maximum: float | None = None, integer: bool = False) -> float:
+    """Return ``value`` as a float or raise ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if integer and v != int(v):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if minimum is not None and (v <= minimum if strict else v < minimum):
+        rel = ">" if strict else ">="
+        raise ValueError(f"{name} must be {rel} {minimum:g}, got {value!r}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {value!r}")
+    return v
+
+
+def _check_mtu(mtu: Any, ip_version: Any = 4) -> tuple[int, int]:
+    if ip_version not in _L34_HEADER_BYTES:
+        raise ValueError(f"ip_version must be 4 or 6, got {ip_version!r}")
+    l34 = _L34_HEADER_BYTES[ip_version]
+    m = int(_number("mtu", mtu, minimum=l34 + 1, maximum=65535, integer=True))
+    return m, l34
+
+
+# --------------------------------------------------------------------------- the model
+def packet_bytes(mtu: int = 1500, ip_version: int = 4) -> dict[str, int]:
+    """Byte budget of one full-size TCP packet.
+
+    Parameters
+    ----------
+    mtu : int
+        IP MTU in bytes (the Ethernet payload).
+    ip_version : {4, 6}
+        4: 20-byte IPv4 header; 6: 40-byte IPv6 header. TCP carries timestamps (32 bytes).
+
+    Returns
+    -------
+    dict
+        ``wire`` (bytes of line time, incl. preamble and gap), ``frame`` (bytes DMA-written,
+        FCS stripped), ``header`` (Ethernet + IP + TCP) and ``payload``.
+
+    Raises
+    ------
+    ValueError
+        If ``mtu`` is not a whole number in [headers + 1, 65535] or ``ip_version`` is not 4/6.
+
+    Examples
+    --------
+    >>> packet_bytes(1500)
+    {'wire': 1538, 'frame': 1514, 'header': 66, 'payload': 1448}
+    """
+    m, l34 = _check_mtu(mtu, ip_version)
+    return {"wire": m + ETH_WIRE_OVERHEAD_BYTES, "frame": m + ETH_HEADER_BYTES,
+            "header": ETH_HEADER_BYTES + l34, "payload": m - l34}
+
+
+def _per_packet(pkt: dict[str, int], header_split: bool, ddio: float) -> dict[str, np.ndarray]:
+    """Per-packet byte counts for each path (arrays in PATHS order)."""
+    h, p = float(pkt["header"]), float(pkt["payload"])
+    miss = 1.0 - ddio                     # share of NIC-written bytes that goes through DRAM
+    # headers: NIC writes them, the stack reads them, on every path
+    hdr_w, hdr_r = h * miss, h * miss
+    copy = {"w": hdr_w + p * miss + p,    # NIC write + copy destination write
+            "r": hdr_r + p * miss + p,    # copy source read + accelerator DMA read
+            "cpu": p, "pcie_host": h + p + p}
+    zc = {"w": hdr_w + p * miss, "r": hdr_r + p * miss, "cpu": 0.0, "pcie_host": h + p + p}
+    dm = {"w": hdr_w, "r": hdr_r, "cpu": 0.0, "pcie_host": h}
+    if not header_split:
+        zc = dict(copy)                   # unaligned payload: tcp_zerocopy_receive copies
+        dm = {k: math.nan for k in dm}    # bind-rx refuses: "tcp-data-split is disabled"
+    rows = (copy, zc, dm)
+    return {k: np.array([r[k] for r in rows]) for k in ("w", "r", "cpu", "pcie_host")}
+
+
+def _validate(line_rate_gbps: Any, mtu: Any, nics: Any, header_split: Any, ddio_share: Any,
+              ip_version: Any) -> tuple[dict[str, int], int, float]:
+    pkt = packet_bytes(mtu, ip_version)
+    n = int(_number("nics", nics, minimum=1, integer=True))
+    d = _number("ddio_share", ddio_share, minimum=0.0, maximum=1.0)
+    if not isinstance(header_split, (bool, np.bool_)):
+        raise ValueError(f"header_split must be True or False, got {header_split!r}")
+    rates = np.atleast_1d(np.asarray(line_rate_gbps, dtype=object))
+    for r in rates:
+        _number("line_rate_gbps", r, minimum=0.0)
+    return pkt, n, d
+
+
+def host_memory_traffic(line_rate_gbps: float, mtu: int = 1500, nics: int = 1, *,
+                        header_split: bool = True, ddio_share: float = 0.0,
+                        ip_version: int = 4) -> pd.DataFrame:
+    """Host DRAM and PCIe traffic of the copy, zero-copy and devmem receive paths.
+
+    Every NIC receives full-size TCP packets back to back at ``line_rate_gbps``; the payload
+    is destined for an accelerator. Models the data movement of ``tcp_recvmsg_locked`` (copy),
+    ``tcp_zerocopy_receive`` (zero-copy) and ``tcp_recvmsg_dmabuf`` (devmem) described in the
+    module docstring.
+
+    Parameters
+    ----------
+    line_rate_gbps : float
+        Line rate of each NIC, Gb/s (>= 0).
+    mtu : int, default 1500
+        IP MTU; the payload is ``mtu - 52`` bytes for IPv4 (TCP timestamps on).
+    nics : int, default 1
+        Number of NICs, each at ``line_rate_gbps``; rates add up.
+    header_split : bool, default True
+        NIC header/data split (``ethtool -G eth1 tcp-data-split on``). Off: zero-copy falls
+        back to a copy and devmem is impossible (NaN row).
+    ddio_share : float in [0, 1], default 0
+        Fraction of NIC-written bytes still in the LLC when first read (Intel DDIO).
+    ip_version : {4, 6}, default 4
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``path`` (``"copy"``, ``"zerocopy"``, ``"devmem"``); columns:
+        ``dram_GBps`` (host DRAM bytes moved per second, read + write),
+        ``dram_write_GBps``, ``dram_read_GBps``,
+        ``dram_bytes_per_payload_byte`` (the per-byte factor: 4, 2, ~0 for large MTU),
+        ``cpu_copy_GBps`` (bytes the CPU copies), ``pcie_host_GBps`` (PCIe bytes that start
+        or end in host memory, all NICs), ``pcie_nic_GBps`` (bytes on one NIC's PCIe link),
+        ``goodput_GBps`` (payload delivered, all NICs), ``saving_vs_copy`` (1 - DRAM/copy DRAM).
+
+    Raises
+    ------
+    ValueError
+        A parameter that is negative, non-numeric or out of range; the message names it.
+
+    Examples
+    --------
+    >>> df = host_memory_traffic(100, mtu=1500)
+    >>> df["dram_bytes_per_payload_byte"].round(3).tolist()
+    [4.091, 2.091, 0.091]
+    """
+    import pandas as pd
+
+    rate = _number("line_rate_gbps", line_rate_gbps, minimum=0.0)
+    pkt, n, d = _validate(rate, mtu, nics, header_split, ddio_share, ip_version)
+    per = _per_packet(pkt, bool(header_split), d)
+    pps = rate * 1e9 / 8.0 / pkt["wire"] * n            # packets per second, all NICs
+    dram = (per["w"] + per["r"]) * pps / 1e9
+    with np.errstate(invalid="ignore"):
+        saving = 1.0 - dram / dram[0] if dram[0] > 0 else np.zeros(3)
+    df = pd.DataFrame({
+        "dram_GBps": dram,
+        "dram_write_GBps": per["w"] * pps / 1e9,
+        "dram_read_GBps": per["r"] * pps / 1e9,
+        "dram_bytes_per_payload_byte": (per["w"] + per["r"]) / pkt["payload"],
+        "cpu_copy_GBps": per["cpu"] * pps / 1e9,
+        "pcie_host_GBps": per["pcie_host"] * pps / 1e9,
+        "pcie_nic_GBps": np.full(3, pkt["frame"] * pps / n / 1e9),
+        "goodput_GBps": np.full(3, pkt["payload"] * pps / 1e9),
+        "saving_vs_copy": saving,
+    }, index=pd.Index(list(PATHS), name="path"))
+    if not header_split:
+        df.loc["devmem", ["pcie_nic_GBps", "goodput_GBps"]] = math.nan
+    return df
+
+
+def traffic_vs_line_rate(line_rates_gbps, mtu: int = 1500, nics: int = 1, *,
+                         header_split: bool = True, ddio_share: float = 0.0,
+                         ip_version: int = 4) -> pd.DataFrame:
+    """Host DRAM traffic of each path over a range of line rates (vectorised).
+
+    Same model as :func:`host_memory_traffic`, evaluated for many rates at once.
+
+    Parameters
+    ----------
+    line_rates_gbps : array_like of float
+        Line rates per NIC, Gb/s (>= 0).
+    mtu, nics, header_split, ddio_share, ip_version
+        As in :func:`host_memory_traffic`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``line_rate_gbps``; columns ``copy_dram_GBps``, ``zerocopy_dram_GBps``,
+        ``devmem_dram_GBps``, ``pcie_nic_GBps`` (one NIC's link) and ``goodput_GBps``.
+
+    Raises
+    ------
+    ValueError
+        As in :func:`host_memory_traffic`.
+    """
+    import pandas as pd
+
+    pkt, n, d = _validate(line_rates_gbps, mtu, nics, header_split, ddio_share, ip_version)
+    rates = np.asarray(line_rates_gbps, dtype=float).ravel()
+    per = _per_packet(pkt, bool(header_split), d)
+    pps = rates * 1e9 / 8.0 / pkt["wire"] * n                       # shape (R,)
+    dram = np.outer(pps, per["w"] + per["r"]) / 1e9                 # shape (R, 3)
+    cols = {f"{p}_dram_GBps": dram[:, i] for i, p in enumerate(PATHS)}
+    cols["pcie_nic_GBps"] = pkt["frame"] * pps / n / 1e9
+    cols["goodput_GBps"] = pkt["payload"] * pps / 1e9
+    return pd.DataFrame(cols, index=pd.Index(rates, name="line_rate_gbps"))
+
+
+def max_line_rate_gbps(dram_ceiling_GBps: float, mtu: int = 1500, nics: int = 1, *,
+                       header_split: bool = True, ddio_share: float = 0.0,
+                       ip_version: int = 4) -> pd.Series:
+    """Per-NIC line rate at which each path alone would use ``dram_ceiling_GBps`` of DRAM.
+
+    Traffic is linear in the rate, so this is the ceiling divided by the traffic at 1 Gb/s.
+    Real machines sustain roughly 70-80 % of the theoretical DRAM peak, and the rest of the
+    system needs DRAM too, so treat the result as an upper bound.
+
+    Returns
+    -------
+    pandas.Series
+        Index ``path``, name ``max_line_rate_gbps`` (inf where a path moves no DRAM bytes).
+
+    Raises
+    ------
+    ValueError
+        ``dram_ceiling_GBps`` not a positive number, or a bad model parameter.
+    """
+    ceiling = _number("dram_ceiling_GBps", dram_ceiling_GBps, minimum=0.0, strict=True)
+    per_gbps = host_memory_traffic(1.0, mtu, nics, header_split=header_split,
+                                   ddio_share=ddio_share, ip_version=ip_version)["dram_GBps"]
+    with np.errstate(divide="ignore"):
+        out = ceiling / per_gbps
+    return out.rename("max_line_rate_gbps")
+
+
+# --------------------------------------------------------------------------- measuring
+def _best_rate(fn, nbytes: int, repeats: int) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best / 1e9
+
+
+def _tcp_loopback_GBps(total_bytes: int, chunk: int = 1 << 20, timeout_s: float = 20.0) -> float:
+    """Send ``total_bytes`` over TCP on 127.0.0.1 and time the receiver's ``recv_into``."""
+    payload = memoryview(bytearray(chunk))
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        srv.settimeout(timeout_s)
+        port = srv.getsockname()[1]
+
+        def sender() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as c:
+                left = total_bytes
+                while left > 0:
+                    n = min(left, chunk)
+                    c.sendall(payload[:n])
+                    left -= n
+
+        th = threading.Thread(target=sender, daemon=True)
+        th.start()
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(timeout_s)
+            buf = memoryview(bytearray(chunk))
+            got = 0
+            t0 = time.perf_counter()
+            while got < total_bytes:
+                n = conn.recv_into(buf)
+                if n == 0:
+                    break
+                got += n
+            dt = time.perf_counter() - t0
+        th.join(timeout_s)
+    return got / dt / 1e9
+
+
+def measure_copy_cost(nbytes: int = 64 << 20, repeats: int = 5,
+                      tcp_bytes: int = 256 << 20) -> pd.DataFrame:
+    """Measure what copying received bytes costs on this machine (one core).
+
+    Three copies a receiver can do: ``numpy`` (``np.copyto``, a memcpy), ``bytes``
+    (``bytes(memoryview)``, Python's own copy) and ``tcp loopback recv`` (``recv_into`` from
+    a TCP socket on 127.0.0.1: the kernel's ``copy_to_user`` plus the stack). Buffers are
+    larger than the LLC so the copies go through DRAM.
+
+    Parameters
+    ----------
+    nbytes : int
+        Buffer size for the memory copies (>= 1 MiB).
+    repeats : int
+        The best of ``repeats`` runs is reported.
+    tcp_bytes : int
+        Bytes sent over loopback TCP (0 skips that row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``method``; columns ``copy_GBps`` (bytes copied per second),
+        ``dram_GBps`` (about 2x: each copied byte is read once and written once) and
+        ``ns_per_4KiB`` (time to copy one net_iov-sized page). Wall-clock numbers: they
+        change from run to run and machine to machine.
+
+    Raises
+    ------
+    ValueError
+        ``nbytes`` below 1 MiB, ``repeats`` < 1 or negative ``tcp_bytes``.
+    """
+    import pandas as pd
+
+    n = int(_number("nbytes", nbytes, minimum=1 << 20, integer=True))
+    reps = int(_number("repeats", repeats, minimum=1, integer=True))
+    tb = int(_number("tcp_bytes", tcp_bytes, minimum=0, integer=True))
+    src = np.ones(n, dtype=np.uint8)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)                                   # fault the pages in
+    mv = memoryview(src)
+    rates = {
+        "numpy copy": _best_rate(lambda: np.copyto(dst, src), n, reps),
+        "bytes copy": _best_rate(lambda: bytes(mv), n, reps),
+    }
+    if tb:
+        rates["tcp loopback recv"] = _tcp_loopback_GBps(tb)
+    gbps = np.array(list(rates.values()))
+    return pd.DataFrame({"copy_GBps": gbps, "dram_GBps": 2 * gbps,
+                         "ns_per_4KiB": 4096 / gbps},
+                        index=pd.Index(list(rates), name="method"))
+
+
+# --------------------------------------------------------------------------- plotting
+def plot_dram_vs_line_rate(sweep: pd.DataFrame, ax=None, ceilings: dict | None = None):
+    """Plot host DRAM GB/s of each path against line rate, with DRAM peaks as lines.
+
+    Parameters
+    ----------
+    sweep : DataFrame
+        Output of :func:`traffic_vs_line_rate`.
+    ax : matplotlib Axes, optional
+    ceilings : dict, optional
+        Label -> GB/s horizontal lines; default :data:`DRAM_PEAK_GBPS`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    colors = {"copy": "tab:red", "zerocopy": "tab:orange", "devmem": "tab:green"}
+    x = sweep.index.to_numpy()
+    for p in PATHS:
+        ax.plot(x, sweep[f"{p}_dram_GBps"], color=colors[p], lw=2, label=p)
+    for i, (label, gb) in enumerate((ceilings or DRAM_PEAK_GBPS).items()):
+        ax.axhline(gb, color="0.3", ls=("--", ":", "-.")[i % 3], lw=1)
+        ax.text(x[0], gb, f" {label} peak", va="bottom", fontsize=8, color="0.3")
+    ax.set_xlabel("line rate per NIC (Gb/s)")
+    ax.set_ylabel("host DRAM traffic (GB/s)")
+    ax.set_ylim(0, None)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
+    return ax
