@@ -296,6 +296,8 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
     rng = np.random.default_rng(p["seed"])
     slots_per_bin = p["bin_s"] / T
     nb = p["n_bins"]
+    # slot s is in bin floor(s / slots_per_bin); bin_first[b] is the first slot of bin b
+    bin_first = np.ceil(np.arange(nb) * slots_per_bin - 1e-9).astype(np.int64)
 
     arrivals = np.zeros(nb, np.int64)
     drops_b = np.zeros(nb, np.int64)
@@ -326,20 +328,40 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
         pend = pend[~late]
         steps = np.arange(1, w + 1, dtype=np.int64)
 
-        acc = np.ones(w, bool)
-        iters = 0
+        # Start from "every packet accepted" and repeat until the window is self-consistent.
+        # Flipping a packet's decision moves its return at slot c >= its own slot + 1, which
+        # can only change decisions from c on: each pass redoes the suffix after the earliest
+        # moved return, so the decided prefix grows every pass (causality => unique answer).
+        counts = base + np.bincount(c_loc[in_win], minlength=w)
+        C = np.empty(w, np.int64)
+        Z = np.empty(w, np.int64)
+        run_min = np.empty(w, np.int64)
+        D = np.empty(w, np.int64)
+        dropped = np.zeros(w, bool)
+        f, iters = 0, 0
         while True:
             iters += 1
-            sel = acc & in_win
-            C = np.cumsum(base + np.bincount(c_loc[sel], minlength=w))
-            ret = (part + C) // B * B if B > 1 else C
-            Z = free + ret - steps
-            D = np.maximum(0, -np.minimum.accumulate(Z))
-            dropped = np.diff(D, prepend=0) > 0
-            new_acc = ~dropped
-            if np.array_equal(new_acc, acc):
+            c0, m0, d0 = (C[f - 1], run_min[f - 1], D[f - 1]) if f else (0, free, 0)
+            Cs = c0 + np.cumsum(counts[f:])
+            C[f:] = Cs
+            Zs = free - steps[f:] + ((part + Cs) // B * B if B > 1 else Cs)
+            Z[f:] = Zs
+            ms = np.minimum.accumulate(Zs)
+            np.minimum(ms, m0, out=ms)
+            run_min[f:] = ms
+            Ds = np.maximum(0, -ms)
+            D[f:] = Ds
+            ds = np.diff(Ds, prepend=d0) > 0
+            flip = np.flatnonzero((ds != dropped[f:]) & in_win[f:]) + f
+            dropped[f:] = ds
+            if flip.size == 0:
                 break
-            acc = new_acc
+            cx = c_loc[flip]
+            f = int(cx.min())
+            # a newly dropped packet loses its return, a newly accepted one gains it
+            sign = np.where(dropped[flip], -1, 1)
+            counts[f:] += np.bincount(cx - f, weights=sign, minlength=w - f).astype(np.int64)
+        acc = ~dropped
 
         G = Z + D                                     # free packet-units after each slot
         free = int(G[-1])
@@ -347,11 +369,11 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
         pend = np.concatenate((pend, c[acc & ~in_win]))
 
         # time series, per bin
-        bins = np.minimum((idx / slots_per_bin + 1e-9).astype(np.int64), nb - 1)
-        arrivals += np.bincount(bins, minlength=nb)
-        drops_b += np.bincount(bins, weights=dropped, minlength=nb).astype(np.int64)
-        starts = np.flatnonzero(np.diff(bins, prepend=-1))
-        ub = bins[starts]
+        lo, hi = np.searchsorted(bin_first, s0, side="right"), np.searchsorted(bin_first, s1)
+        starts = np.unique(np.concatenate(([0], bin_first[lo:hi] - s0)))   # bin cuts
+        ub = np.searchsorted(bin_first, starts + s0, side="right") - 1
+        arrivals[ub] += np.diff(np.append(starts, w))
+        drops_b[ub] += np.add.reduceat(dropped, starts, dtype=np.int64)
         min_free[ub] = np.minimum(min_free[ub], np.minimum.reduceat(G, starts))
         end_free[ub] = G[np.append(starts[1:], w) - 1]
         if dropped.any():
@@ -370,8 +392,7 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
         ds = np.concatenate(drop_slots)
         rs = ds + int(math.ceil(p["rto_s"] / T - _EPS))
         rs = rs[rs < n]
-        rtx = np.bincount(np.minimum((rs / slots_per_bin + 1e-9).astype(np.int64), nb - 1),
-                          minlength=nb)
+        rtx = np.bincount(np.searchsorted(bin_first, rs, side="right") - 1, minlength=nb)
     first_drop = float(drop_slots[0][0] * T) if drop_slots else math.nan
 
     # bins without slots (bin narrower than a packet time) carry the previous state
