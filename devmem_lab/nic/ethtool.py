@@ -1,0 +1,1122 @@
+"""``ethtool(8)`` against an emulated host: real command lines in, ethtool's own text out.
+
+Models the userspace tool as of ethtool 6.15 (the first release with ``hds-thresh``):
+``ethtool.c`` (option table, ``exit_bad_args``, ``do_srxfh``, ``do_srxclass``/``do_grxclass``,
+``do_gstats``), ``rxclass.c`` (rule options, the ``rmgr`` rule manager, rule listing),
+``common.c`` (``print_indir_table``, ``print_rss_hkey``, ``off_flag_def``) and the netlink
+front ends ``netlink/{channels,rings,features,rss,parser,nlsock}.c``. Which path a command
+takes is ethtool's: ``-l -L -g -G -k -K -x`` speak the ethtool netlink family, ``-X -n -N -S``
+the ``SIOCETHTOOL`` ioctl. The kernel side (``net/ethtool/``) is ``devmem_lab.nic.device``.
+
+Netlink errors print as ``nlsock_process_ack`` does: ``netlink error: <extack> (offset N)``
+then ``netlink error: <strerror>``; the offset is the attribute's byte offset in the request
+ethtool would have built (nlmsghdr 16 + genlmsghdr 4, then the header nest, then the
+attributes in command-line order). Ioctl errors print as ``perror`` does.
+
+Differs from ethtool: output is returned, not written; on failure everything ethtool would
+have printed (stdout and stderr, in order) becomes ``EthtoolError.strerror`` with the errno
+of the failing call (EINVAL for usage errors) and ``.returncode`` holds ethtool's exit status.
+Not emulated (they raise EOPNOTSUPP saying so): ``--json``, ``-I``, ``--disable-netlink``,
+RSS contexts, ``rx-flow-hash`` and every option outside the list above.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import DevmemError, EthtoolError
+from .device import NTUPLE_TABLE_SIZE, FlowRule
+
+if TYPE_CHECKING:
+    from ..host import Host
+    from .device import NetDevice
+
+__all__ = ["ETHTOOL_VERSION", "run"]
+
+ETHTOOL_VERSION = "6.15"
+
+_BAD_ARGS = "ethtool: bad command line argument(s)\nFor more information run ethtool -h"
+_NL_BASE = 16 + 4  # struct nlmsghdr + struct genlmsghdr
+_INT_MAX = 0x7FFFFFFF
+_U64 = (1 << 64) - 1
+_RX_CLS_FLOW_DISC = _U64
+_RX_CLS_FLOW_WAKE = _U64 - 1
+_RX_CLS_LOC_SPECIAL = 0x80000000
+_RSS_HASH_FUNCS = ("toeplitz", "xor", "crc32")  # net/ethtool/common.c rss_hash_func_strings
+
+
+# ---- output and exit ---------------------------------------------------------------------
+class _Exit(Exception):
+    """``exit(code)`` from inside ethtool; ``err`` is the errno behind a failure."""
+
+    def __init__(self, code: int, err: int = 0) -> None:
+        super().__init__(code, err)
+        self.code, self.err = code, err
+
+
+class _Term:
+    """What ethtool writes, in order: ``(stream, text)`` pairs."""
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[str, str]] = []
+
+    def out(self, text: str) -> None:
+        self.chunks.append(("stdout", text))
+
+    def err(self, text: str) -> None:
+        self.chunks.append(("stderr", text))
+
+    def stdout(self) -> str:
+        return "".join(t for s, t in self.chunks if s == "stdout")
+
+    def everything(self) -> str:
+        return "".join(t for _s, t in self.chunks)
+
+
+def _bad_args(term: _Term, info: str | None = None) -> None:
+    """``exit_bad_args`` / ``exit_bad_args_info`` (ethtool.c)."""
+    if info is None:
+        term.err(_BAD_ARGS + "\n")
+    else:
+        head, tail = _BAD_ARGS.split("\n")
+        term.err(f"{head}\n{info}\n{tail}\n")
+    raise _Exit(1, errno.EINVAL)
+
+
+def _perror(term: _Term, prefix: str, err: int) -> None:
+    term.err(f"{prefix}: {os.strerror(err)}\n")
+
+
+def _not_emulated(what: str) -> None:
+    raise EthtoolError(errno.EOPNOTSUPP, f"devmem-lab: ethtool {what} is not emulated (emulated: "
+                                         "-l -L -g -G -k -K -x -X -n -N -S --version)")
+
+
+# ---- command context ------------------------------------------------------------------------
+@dataclass
+class _Ctx:
+    host: Host
+    term: _Term
+    devname: str
+    argv: list[str]
+
+    def device(self) -> NetDevice | None:
+        return self.host.kernel.device_by_name(self.devname)
+
+
+def run(host: Host, cmdline: str) -> str:
+    """Run one ``ethtool`` command line on ``host``; return what ethtool prints on stdout.
+
+    ``cmdline`` is split like a shell would (``shlex``); a leading ``ethtool`` is optional.
+
+    Returns
+    -------
+    str
+        ethtool's standard output, trailing newline included ("" when it prints nothing).
+
+    Raises
+    ------
+    EthtoolError
+        The command failed: ``.errno`` is the kernel's errno (EINVAL for usage errors,
+        ENODEV for an unknown device, EOPNOTSUPP for what the device cannot do, ...),
+        ``.strerror`` everything ethtool printed, ``.returncode`` its exit status.
+    TypeError
+        ``cmdline`` is not a string.
+    """
+    if not isinstance(cmdline, str):
+        raise TypeError(f"cmdline must be str, not {type(cmdline).__name__}")
+    term = _Term()
+    try:
+        argv = shlex.split(cmdline)
+    except ValueError as exc:  # what the shell would refuse before ethtool runs
+        raise EthtoolError(errno.EINVAL, f"syntax error: {exc}") from None
+    if argv and argv[0] == "ethtool":
+        argv = argv[1:]
+    try:
+        _main(host, argv, term)
+    except _Exit as ex:
+        if ex.code != 0 or ex.err:
+            text = term.everything().rstrip("\n")
+            error = EthtoolError(ex.err or errno.EINVAL, text)
+            error.returncode = ex.code
+            raise error from None
+    return term.stdout()
+
+
+def _main(host: Host, argv: list[str], term: _Term) -> None:
+    """``main()`` of ethtool.c: global flags, option lookup, device name, dispatch."""
+    if not argv:
+        _bad_args(term)
+    while argv:
+        if argv[0] == "--debug":
+            if len(argv) < 2 or not re.fullmatch(r"(0[xX][0-9a-fA-F]+|[0-9]+)", argv[1]):
+                _bad_args(term)
+            argv = argv[2:]
+        elif argv[0] in ("--disable-netlink", "--json", "-j", "--include-statistics", "-I",
+                         "--phy"):
+            _not_emulated(f"option {argv[0]!r}")
+        else:
+            break
+    if not argv:
+        _bad_args(term)
+    opt = argv[0]
+    if opt == "--monitor":
+        _not_emulated("--monitor")
+    handler = _find_option(opt)
+    if handler is None:
+        if opt.startswith("-"):
+            if opt in _KNOWN_NOT_EMULATED:
+                _not_emulated(opt)
+            _bad_args(term)
+        _not_emulated("DEVNAME (link settings)")
+    if handler is _version:
+        term.out(f"ethtool version {ETHTOOL_VERSION}\n")
+        return
+    if len(argv) < 2:
+        _bad_args(term)
+    ctx = _Ctx(host, term, argv[1], argv[2:])
+    handler(ctx)
+
+
+# ---- helpers shared by the netlink commands --------------------------------------------------
+def _align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def _header_len(devname: str, flags: bool = False) -> int:
+    """``ethnla_fill_header``: nest + ETHTOOL_A_HEADER_DEV_NAME (+ ETHTOOL_A_HEADER_FLAGS)."""
+    return 4 + 4 + _align4(len(devname.encode()) + 1) + (8 if flags else 0)
+
+
+def _offsets(devname: str, names: list[str], flags: bool = False) -> dict[str, int]:
+    """Byte offset of each 8-byte u8/u32 attribute, in the order ethtool puts them."""
+    pos = _NL_BASE + _header_len(devname, flags)
+    out: dict[str, int] = {}
+    for name in names:
+        out[name] = pos
+        pos += 8
+    return out
+
+
+def _nl_fail(ctx: _Ctx, err: int, msg: str | None = None, offset: int | None = None) -> None:
+    """``nlsock_process_ack``: extack line (with offset) then ``perror("netlink error")``."""
+    if msg:
+        ctx.term.err(f"netlink error: {msg}" + (f" (offset {offset})" if offset is not None
+                                                else "") + "\n")
+    _perror(ctx.term, "netlink error", err)
+    raise _Exit(1, err)
+
+
+def _nl_device(ctx: _Ctx) -> NetDevice:
+    """``ethnl_parse_header_dev_get``: ENODEV "no device matches name" at the name attr."""
+    dev = ctx.device()
+    if dev is None:
+        _nl_fail(ctx, errno.ENODEV, "no device matches name", _NL_BASE + 4)
+    return dev
+
+
+def _extack(exc: OSError) -> str | None:
+    """The kernel's extack message, or None when the error carries only an errno."""
+    msg = exc.strerror
+    return None if not msg or msg == os.strerror(exc.errno) else msg
+
+
+def _nl_kernel_error(ctx: _Ctx, exc: DevmemError, offsets: dict[str, int]) -> None:
+    attr = getattr(exc, "bad_attr", None)
+    offset = offsets.get(attr.replace("_", "-")) if attr else None
+    _nl_fail(ctx, exc.errno, _extack(exc), offset)
+
+
+def _no_extra_args(ctx: _Ctx) -> None:
+    if ctx.argv:
+        ctx.term.err(f"ethtool: unexpected parameter '{ctx.argv[0]}'\n")
+        raise _Exit(1, errno.EINVAL)
+
+
+def _parse_u32(arg: str | None) -> int | None:
+    """``parse_u32`` (netlink/parser.c): decimal, or hex with 0x; None if invalid."""
+    if not arg:
+        return None
+    if arg[:2] in ("0x", "0X"):
+        digits, base = arg[2:], 16
+        ok = re.fullmatch(r"[0-9a-fA-F]+", digits)
+    else:
+        digits, base = arg, 10
+        ok = re.fullmatch(r"[0-9]+", digits)
+    if not ok:
+        return None
+    value = int(digits, base)
+    return value if value <= 0xFFFFFFFF else None
+
+
+@dataclass(frozen=True)
+class _Param:
+    """One ``struct param_parser`` entry: value kind and ``min_argc``."""
+
+    kind: str  # "u32" | "u8bool" | "lookup"
+    min_argc: int = 1
+    values: tuple[str, ...] = ()
+
+
+def _nl_parser(ctx: _Ctx, cmd: str, params: dict[str, _Param]) -> list[tuple[str, object]]:
+    """``nl_parser`` (netlink/parser.c): ``(param, value)`` pairs in command-line order."""
+    term, argv = ctx.term, ctx.argv
+    seen: set[str] = set()
+    result: list[tuple[str, object]] = []
+    i = 0
+    while i < len(argv):
+        name = argv[i]
+        spec = params.get(name)
+        if spec is None:
+            term.err(f"ethtool ({cmd}): unknown parameter '{name}'\n")
+            raise _Exit(1, errno.EINVAL)
+        if name in seen:
+            term.err(f"ethtool ({cmd}): duplicate parameter '{name}'\n")
+            raise _Exit(1, errno.EINVAL)
+        i += 1
+        if len(argv) - i < spec.min_argc:
+            term.err(f"ethtool ({cmd}): no value for parameter '{name}'\n")
+            raise _Exit(1, errno.EINVAL)
+        seen.add(name)
+        arg = argv[i] if i < len(argv) else None
+        i += 1
+        value: object = None
+        if spec.kind == "u32":
+            value = _parse_u32(arg)
+        elif spec.kind == "u8bool":
+            value = {"on": True, "off": False}.get(arg or "")
+        elif spec.kind == "lookup":
+            value = arg if arg in spec.values else None
+        if value is None:
+            shown = "(null)" if arg is None else arg
+            term.err(f"ethtool ({cmd}): invalid value '{shown}' for parameter '{name}'\n")
+            raise _Exit(1, errno.EINVAL)
+        result.append((name, value))
+    return result
+
+
+def _show_u32(label: str, value: int | None) -> str:
+    """``show_u32``: the value, or ``n/a`` when the kernel left the attribute out."""
+    return f"{label}{'n/a' if value is None else value}\n"
+
+
+# ---- -l / -L : channels (netlink/channels.c, net/ethtool/channels.c) --------------------------
+def _gchannels(ctx: _Ctx) -> None:
+    _no_extra_args(ctx)
+    dev = _nl_device(ctx)
+    if "channels" not in dev.ethtool_ops:
+        _nl_fail(ctx, errno.EOPNOTSUPP)
+    # channels_fill_reply: a count is sent only when its maximum is non-zero
+    pairs = [("RX:\t\t", dev.max_rx, 0), ("TX:\t\t", dev.max_tx, 0),
+             ("Other:\t\t", dev.max_other, 0), ("Combined:\t", dev.max_combined, dev.combined)]
+    text = f"Channel parameters for {dev.name}:\nPre-set maximums:\n"
+    text += "".join(_show_u32(label, mx or None) for label, mx, _cur in pairs)
+    text += "Current hardware settings:\n"
+    text += "".join(_show_u32(label, cur if mx else None) for label, mx, cur in pairs)
+    ctx.term.out(text)
+
+
+_SCHANNELS = {name: _Param("u32") for name in ("rx", "tx", "other", "combined")}
+
+
+def _schannels(ctx: _Ctx) -> None:
+    args = _nl_parser(ctx, "-L", _SCHANNELS)
+    dev = _nl_device(ctx)
+    offsets = _offsets(ctx.devname, [name for name, _v in args])
+    try:
+        dev.set_channels(**{name: value for name, value in args})
+    except DevmemError as exc:
+        _nl_kernel_error(ctx, exc, offsets)
+
+
+# ---- -g / -G : rings (netlink/rings.c, net/ethtool/rings.c) ------------------------------------
+def _kernel_has_hds_thresh(version) -> bool:
+    """ETHTOOL_A_RINGS_HDS_THRESH arrived with the 6.14 devmem HDS series (6.12 lacks it)."""
+    return bool(getattr(version, "hds_thresh_attr", version.rings_refusals))
+
+
+def _grings(ctx: _Ctx) -> None:
+    _no_extra_args(ctx)
+    dev = _nl_device(ctx)
+    if "rings" not in dev.ethtool_ops:
+        _nl_fail(ctx, errno.EOPNOTSUPP)
+    hds = "hds_thresh" in dev.ring_params and _kernel_has_hds_thresh(dev.kernel.version)
+    split = "on" if dev.tcp_data_split_active else "off"
+    ctx.term.out(
+        f"Ring parameters for {dev.name}:\n"
+        "Pre-set maximums:\n"
+        + _show_u32("RX:\t\t\t", dev.rx_ring_max)
+        + _show_u32("RX Mini:\t\t", None)
+        + _show_u32("RX Jumbo:\t\t", None)
+        + _show_u32("TX:\t\t\t", dev.tx_ring_max)
+        + _show_u32("TX push buff len:\t", None)
+        + _show_u32("HDS thresh:\t\t", dev.hds_thresh_max if hds else None)
+        + "Current hardware settings:\n"
+        + _show_u32("RX:\t\t\t", dev.rx_ring)
+        + _show_u32("RX Mini:\t\t", None)
+        + _show_u32("RX Jumbo:\t\t", None)
+        + _show_u32("TX:\t\t\t", dev.tx_ring)
+        + _show_u32("RX Buf Len:\t\t", None)
+        + _show_u32("CQE Size:\t\t", None)
+        + "TX Push:\t\toff\n"
+        + "RX Push:\t\toff\n"
+        + _show_u32("TX push buff len:\t", None)
+        + f"TCP data split:\t\t{split}\n"
+        + _show_u32("HDS thresh:\t\t", dev.hds_thresh if hds else None))
+
+
+_SRINGS = {
+    "rx": _Param("u32"), "rx-mini": _Param("u32"), "rx-jumbo": _Param("u32"),
+    "tx": _Param("u32"), "tx-push-buf-len": _Param("u32"), "rx-buf-len": _Param("u32"),
+    "tcp-data-split": _Param("lookup", values=("auto", "off", "on")),
+    "cqe-size": _Param("u32"), "tx-push": _Param("u8bool"), "rx-push": _Param("u8bool"),
+    "hds-thresh": _Param("u32", min_argc=0),
+}
+
+
+def _srings(ctx: _Ctx) -> None:
+    args = _nl_parser(ctx, "-G", _SRINGS)
+    offsets = _offsets(ctx.devname, [name for name, _v in args])
+    # genetlink validates attributes against the policy before the handler looks up the device
+    if "hds-thresh" in offsets and not _kernel_has_hds_thresh(ctx.host.kernel.version):
+        _nl_fail(ctx, errno.EINVAL, "Unknown attribute type", offsets["hds-thresh"])
+    dev = _nl_device(ctx)
+    try:
+        dev.set_rings(**{name.replace("-", "_"): value for name, value in args})
+    except DevmemError as exc:
+        _nl_kernel_error(ctx, exc, offsets)
+
+
+# ---- -k / -K : features (netlink/features.c, net/ethtool/features.c) -------------------------
+# off_flag_def (common.c): short name, long name, kernel feature pattern. UFO is skipped: no
+# kernel with the netlink interface has it.
+_OFF_FLAGS = (
+    ("rx", "rx-checksumming", "rx-checksum"), ("tx", "tx-checksumming", "tx-checksum-*"),
+    ("sg", "scatter-gather", "tx-scatter-gather*"),
+    ("tso", "tcp-segmentation-offload", "tx-tcp*-segmentation"),
+    ("ufo", "udp-fragmentation-offload", "tx-udp-fragmentation"),
+    ("gso", "generic-segmentation-offload", "tx-generic-segmentation"),
+    ("gro", "generic-receive-offload", "rx-gro"), ("lro", "large-receive-offload", "rx-lro"),
+    ("rxvlan", "rx-vlan-offload", "rx-vlan-hw-parse"),
+    ("txvlan", "tx-vlan-offload", "tx-vlan-hw-insert"),
+    ("ntuple", "ntuple-filters", "rx-ntuple-filter"), ("rxhash", "receive-hashing", "rx-hashing"),
+)
+# Kernel feature names (netdev_features_strings), in the order `ethtool -k` prints them on
+# Linux 6.18: features matching a legacy flag first, grouped under it, then the rest.
+_FEATURE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rx-checksumming", ("rx-checksum",)),
+    ("tx-checksumming", ("tx-checksum-ipv4", "tx-checksum-ip-generic", "tx-checksum-ipv6",
+                         "tx-checksum-fcoe-crc", "tx-checksum-sctp")),
+    ("scatter-gather", ("tx-scatter-gather", "tx-scatter-gather-fraglist")),
+    ("tcp-segmentation-offload", ("tx-tcp-segmentation", "tx-tcp-ecn-segmentation",
+                                  "tx-tcp-mangleid-segmentation", "tx-tcp6-segmentation",
+                                  "tx-tcp-accecn-segmentation")),
+    ("generic-segmentation-offload", ("tx-generic-segmentation",)),
+    ("generic-receive-offload", ("rx-gro",)),
+    ("large-receive-offload", ("rx-lro",)),
+    ("rx-vlan-offload", ("rx-vlan-hw-parse",)),
+    ("tx-vlan-offload", ("tx-vlan-hw-insert",)),
+    ("ntuple-filters", ("rx-ntuple-filter",)),
+    ("receive-hashing", ("rx-hashing",)),
+)
+_OTHER_FEATURES = (
+    "highdma", "rx-vlan-filter", "vlan-challenged", "tx-gso-robust", "tx-fcoe-segmentation",
+    "tx-gre-segmentation", "tx-gre-csum-segmentation", "tx-ipxip4-segmentation",
+    "tx-ipxip6-segmentation", "tx-udp_tnl-segmentation", "tx-udp_tnl-csum-segmentation",
+    "tx-gso-partial", "tx-tunnel-remcsum-segmentation", "tx-sctp-segmentation",
+    "tx-esp-segmentation", "tx-udp-segmentation", "tx-gso-list", "tx-nocache-copy", "loopback",
+    "rx-fcs", "rx-all", "tx-vlan-stag-hw-insert", "rx-vlan-stag-hw-parse", "rx-vlan-stag-filter",
+    "l2-fwd-offload", "hw-tc-offload", "esp-hw-offload", "esp-tx-csum-hw-offload",
+    "rx-udp_tunnel-port-offload", "tls-hw-tx-offload", "tls-hw-rx-offload", "rx-gro-hw",
+    "tls-hw-record", "rx-gro-list", "macsec-hw-offload", "rx-udp-gro-forwarding",
+    "hsr-tag-ins-offload", "hsr-tag-rm-offload", "hsr-fwd-offload", "hsr-dup-offload",
+)
+_NEVER_CHANGE = frozenset({"vlan-challenged"})  # NETIF_F_NEVER_CHANGE
+
+
+def _feature_key(kernel_name: str) -> str:
+    """Device key (the name ``-k`` prints) of a kernel feature name."""
+    for legacy, members in _FEATURE_GROUPS:
+        if len(members) == 1 and members[0] == kernel_name:
+            return legacy
+    return kernel_name
+
+
+def _kernel_feature_names() -> list[str]:
+    names = [m for _legacy, members in _FEATURE_GROUPS for m in members]
+    return names + list(_OTHER_FEATURES)
+
+
+def _flag_pattern_match(name: str, pattern: str) -> bool:
+    """``flag_pattern_match`` (netlink/features.c): one ``*`` at most."""
+    if "*" in pattern:
+        head, tail = pattern.split("*", 1)
+        return (len(name) + 1 >= len(pattern) and name.startswith(head)
+                and name.endswith(tail))
+    return name == pattern
+
+
+def _gfeatures(ctx: _Ctx) -> None:
+    _no_extra_args(ctx)
+    dev = _nl_device(ctx)
+    lines = [f"Features for {dev.name}:"]
+
+    def row(prefix: str, label: str, key: str) -> str:
+        fixed = " [fixed]" if key in dev.fixed_features else ""
+        return f"{prefix}{label}: {'on' if dev.features[key] else 'off'}{fixed}"
+
+    for legacy, members in _FEATURE_GROUPS:
+        if len(members) == 1:
+            lines.append(row("", legacy, _feature_key(members[0])))
+            continue
+        any_on = any(dev.features[m] for m in members)
+        lines.append(f"{legacy}: {'on' if any_on else 'off'}")
+        lines.extend(row("\t", m, m) for m in members)
+    lines.extend(row("", name, name) for name in _OTHER_FEATURES)
+    ctx.term.out("\n".join(lines) + "\n")
+
+
+def _sfeatures(ctx: _Ctx) -> None:
+    """``nl_sfeatures`` + ``show_feature_changes``; kernel side ``ethnl_set_features``."""
+    term, argv = ctx.term, list(ctx.argv)
+    names = _kernel_feature_names()
+    requests: list[tuple[str, bool, int]] = []  # kernel name, value, offset of its name attr
+    pos = _NL_BASE + _header_len(ctx.devname, flags=True) + 4 + 4  # WANTED nest, BITS nest
+    while argv:
+        if argv[0] == "--":
+            break
+        if len(argv) < 2 or argv[1] not in ("on", "off"):
+            shown = argv[1] if len(argv) > 1 else "(null)"
+            term.err(f"ethtool (-K): flag '{shown}' for parameter '(null)' is not followed by "
+                     "'on' or 'off'\n")
+            raise _Exit(1, errno.EINVAL)
+        flag, value = argv[0], argv[1] == "on"
+        legacy = [p for s, lname, p in _OFF_FLAGS if flag in (s, lname)]
+        targets = ([n for n in names if _flag_pattern_match(n, legacy[0])] if legacy
+                   else [flag])
+        for target in targets:
+            requests.append((target, value, pos + 4))
+            pos += 4 + 4 + _align4(len(target.encode()) + 1) + (4 if value else 0)
+        argv = argv[2:]
+    dev = _nl_device(ctx)
+    for target, _value, offset in requests:  # ethnl_parse_bitset
+        if target not in names:
+            _nl_fail(ctx, errno.EOPNOTSUPP, "bit name not found", offset)
+    if any(t in _NEVER_CHANGE for t, _v, _o in requests):
+        _nl_fail(ctx, errno.EINVAL, "attempt to change non-ethtool features")
+    wanted = {t: v for t, v, _o in requests}
+    old = {n: dev.features[_feature_key(n)] for n in names}
+    for target, value in wanted.items():
+        dev.set_feature(_feature_key(target), value)
+    new = {n: dev.features[_feature_key(n)] for n in names}
+    changes = []
+    for name in names:  # kernel replies with wanted-vs-result and old-vs-new diffs
+        if name in wanted and wanted[name] != new[name]:
+            changes.append(f"{name}: {'on' if new[name] else 'off'} "
+                           f"[requested {'on' if wanted[name] else 'off'}]")
+        elif old[name] != new[name]:
+            state = "on" if new[name] else "off"
+            changes.append(f"{name}: {state}" + ("" if name in wanted else " [not requested]"))
+    if changes:
+        term.out("Actual changes:\n" + "\n".join(changes) + "\n")
+
+
+# ---- -x : RSS (netlink/rss.c, common.c print_indir_table / print_rss_hkey) --------------------
+def _grss(ctx: _Ctx) -> None:
+    args = _nl_parser(ctx, "-x", {"context": _Param("u32")})
+    dev = _nl_device(ctx)
+    if "rxfh" not in dev.ethtool_ops:
+        _nl_fail(ctx, errno.EOPNOTSUPP)
+    if args and args[0][1]:
+        _nl_fail(ctx, errno.ENOENT)  # this NIC has no additional RSS contexts
+    table = dev.rss_table
+    lines = ["", f"RX flow hash indirection table for {dev.name} with {dev.combined} RX ring(s):"]
+    for start in range(0, len(table), 8):
+        lines.append(f"{start:5d}: " + "".join(f" {q:5d}" for q in table[start:start + 8]))
+    lines.append("RSS hash key:")
+    lines.append(":".join(f"{b:02x}" for b in dev.rss_key))
+    lines.append("RSS hash function:")
+    lines.extend(f"    {name}: {'on' if name == dev.rss_hfunc else 'off'}"
+                 for name in _RSS_HASH_FUNCS)
+    lines += ["RSS input transformation:", "    symmetric-xor: off", "    symmetric-or-xor: off"]
+    ctx.term.out("\n".join(lines) + "\n")
+
+
+# ---- ioctl helpers -----------------------------------------------------------------------------
+def _ioctl_init(ctx: _Ctx) -> None:
+    """``ioctl_init``: interface names are at most IFNAMSIZ - 1 bytes."""
+    if len(ctx.devname.encode()) >= 16:
+        ctx.term.err("Device name longer than 15 characters\n")
+        _bad_args(ctx.term)
+
+
+def _ioctl_errno(dev: NetDevice | None, op: str) -> int:
+    """errno of an ``SIOCETHTOOL`` call: ENODEV, EOPNOTSUPP (op missing) or 0."""
+    if dev is None:
+        return errno.ENODEV
+    return 0 if op in dev.ethtool_ops else errno.EOPNOTSUPP
+
+
+def _get_int_range(term: _Term, arg: str | None, lo: int, hi: int, base: int = 0) -> int:
+    """``get_int_range`` / ``get_uint_range`` (ethtool.c): bad args unless fully numeric."""
+    value = _strtoll(arg, base) if arg is not None else None
+    if value is None or not lo <= value <= hi:
+        _bad_args(term)
+    return value
+
+
+def _strtoll(text: str, base: int = 0, unsigned: bool = False, bits: int = 64) -> int | None:
+    """C ``strtoll``/``strtoull`` needing the whole string; None on junk or overflow."""
+    s = text.lstrip(" \t\n\r\f\v")
+    neg = s[:1] == "-"
+    if s[:1] in "+-" and s:
+        s = s[1:]
+    if base == 0:
+        if s[:2].lower() == "0x" and re.fullmatch(r"0[xX][0-9a-fA-F]+", s):
+            base, s = 16, s[2:]
+        elif s[:1] == "0" and len(s) > 1:
+            base, s = 8, s[1:]
+        else:
+            base = 10
+    if s == "" and text.strip() == "":
+        return 0  # nothing converted, nothing left over: strtoull("") is 0
+    digits = {8: r"[0-7]+", 10: r"[0-9]+", 16: r"[0-9a-fA-F]+"}[base]
+    if not re.fullmatch(digits, s):
+        return None
+    value = int(s, base)
+    if unsigned:
+        if value > _U64:
+            return None
+        return (-value) & _U64 if neg else value
+    value = -value if neg else value
+    return value if -(1 << 63) <= value < (1 << 63) else None
+
+
+# ---- -X : RSS table/key (ethtool.c do_srxfh, net/ethtool/ioctl.c ethtool_set_rxfh) -------------
+def _srxfh(ctx: _Ctx) -> None:
+    term, argv = ctx.term, ctx.argv
+    if not argv:
+        _bad_args(term)
+    equal = start = 0
+    weights: list[str] | None = None
+    hkey = hfunc = None
+    default = delete = False
+    xfrm: int | None = None
+    context = 0
+    i = 0
+
+    def arg(k: int) -> str | None:
+        return argv[k] if k < len(argv) else None
+
+    while i < len(argv):
+        word = argv[i]
+        if word == "equal":
+            equal = _get_int_range(term, arg(i + 1), 1, _INT_MAX)
+            i += 2
+        elif word == "start":
+            start = _get_int_range(term, arg(i + 1), 0, _INT_MAX)
+            i += 2
+        elif word == "weight":
+            i += 1
+            weights = []
+            while i < len(argv) and argv[i][:1].isdigit():
+                weights.append(argv[i])
+                i += 1
+            if not weights:
+                _bad_args(term)
+        elif word == "hkey":
+            hkey = arg(i + 1)
+            if hkey is None:
+                _bad_args(term)
+            i += 2
+        elif word == "default":
+            default = True
+            i += 1
+        elif word == "hfunc":
+            hfunc = arg(i + 1)
+            if hfunc is None:
+                _bad_args(term)
+            i += 2
+        elif word == "xfrm":
+            choice = {"symmetric-xor": 1, "symmetric-or-xor": 2, "none": 0}.get(arg(i + 1) or "")
+            if choice is None:
+                _bad_args(term)
+            xfrm = choice
+            i += 2
+        elif word == "context":
+            if arg(i + 1) is None:
+                _bad_args(term)
+            context = (0xFFFFFFFF if arg(i + 1) == "new"
+                       else _get_int_range(term, arg(i + 1), 1, 0xFFFFFFFE))
+            i += 2
+        elif word == "delete":
+            delete = True
+            i += 1
+        else:
+            _bad_args(term)
+
+    def refuse(msg: str) -> None:
+        term.err(msg + "\n")
+        raise _Exit(1, errno.EINVAL)
+
+    for cond, msg in (
+            (equal and weights, "Equal and weight options are mutually exclusive"),
+            (equal and default, "Equal and default options are mutually exclusive"),
+            (weights and default, "Weight and default options are mutually exclusive"),
+            (start and default, "Start and default options are mutually exclusive"),
+            (start and not (equal or weights), "Start must be used with equal or weight options"),
+            (default and context, "Default and context options are mutually exclusive"),
+            (delete and not context, "Delete option requires context option"),
+            (delete and weights, "Delete and weight options are mutually exclusive"),
+            (delete and equal, "Delete and equal options are mutually exclusive"),
+            (delete and default, "Delete and default options are mutually exclusive"),
+            (delete and hkey, "Delete and hkey options are mutually exclusive")):
+        if cond:
+            refuse(msg)
+    _ioctl_init(ctx)
+    dev = ctx.device()
+    err = _ioctl_errno(dev, "rxnfc")  # ETHTOOL_GRXRINGS
+    if err:
+        _perror(term, "Cannot get RX ring count", err)
+        raise _Exit(1, err)
+    key = None
+    if hkey is not None:
+        key = _parse_hkey(term, hkey, len(dev.rss_key))
+    if hfunc is not None and hfunc not in _RSS_HASH_FUNCS:
+        refuse(f"Unknown hash function: {hfunc}")
+    table: list[int] | None = None
+    size = 128
+    if equal:
+        table = [start + (k % equal) for k in range(size)]
+    elif weights is not None:
+        values = [_get_int_range(term, w, 0, 0xFFFFFFFF) for w in weights]
+        total = sum(values) & 0xFFFFFFFF
+        if total == 0:
+            term.err("At least one weight must be non-zero\n")
+            raise _Exit(1, errno.EINVAL)
+        if total > size:
+            term.err("Total weight exceeds the size of the indirection table\n")
+            raise _Exit(1, errno.EINVAL)
+        table, j, partial = [], -1, 0
+        for k in range(size):
+            while k >= (size * partial) // total:
+                j += 1
+                partial += values[j]
+            table.append(start + j)
+    try:  # ETHTOOL_SRSSH
+        if context:
+            raise DevmemError(errno.EOPNOTSUPP)  # no RSS contexts on this driver
+        if xfrm:
+            raise DevmemError(errno.EOPNOTSUPP)  # no symmetric hashing (supported_input_xfrm)
+        if table is not None and any(q >= dev.combined for q in table):
+            raise DevmemError(errno.EINVAL)  # ethtool_copy_validate_indir
+        if hfunc is not None:
+            dev.set_rss_hfunc(hfunc)
+        if key is not None:
+            dev.set_rss_key(key)
+        if table is not None:
+            dev.set_rss_table(table)
+        elif default:
+            dev.reset_rss()
+    except DevmemError as exc:
+        _perror(term, "Cannot set RX flow hash configuration", exc.errno)
+        raise _Exit(1, exc.errno) from None
+
+
+def _parse_hkey(term: _Term, text: str, key_size: int) -> bytes:
+    """``parse_hkey`` / ``convert_string_to_hashkey`` (ethtool.c)."""
+    out = bytearray()
+    rest = text
+    while True:
+        if len(out) > key_size - 1:
+            term.err(f"Key is too long for device ({len(out) + 1} > {key_size})\n")
+            raise _Exit(1, errno.EINVAL)
+        if not re.match(r"[0-9a-fA-F]{2}", rest):
+            term.err("Invalid RSS hash key format\n")
+            raise _Exit(1, errno.EINVAL)
+        out.append(int(rest[:2], 16))
+        rest = rest[2:]
+        if rest.startswith(":"):
+            rest = rest[1:]
+        elif rest:
+            term.err("Invalid RSS hash key format\n")
+            raise _Exit(1, errno.EINVAL)
+        if not rest:
+            break
+    if len(out) != key_size:
+        term.err(f"Key is too short for device ({len(out)} < {key_size})\n")
+        raise _Exit(1, errno.EINVAL)
+    return bytes(out)
+
+
+# ---- -n / -N : ntuple rules (ethtool.c do_grxclass/do_srxclass, rxclass.c) --------------------
+_FLOW_TYPES = {"tcp4": "ip4", "udp4": "ip4", "sctp4": "ip4", "ah4": "esp4", "esp4": "esp4",
+               "ip4": "usr4", "tcp6": "ip6", "udp6": "ip6", "sctp6": "ip6", "ah6": "esp6",
+               "esp6": "esp6", "ip6": "usr6", "ether": "ether"}
+# NFC_FLAG_* bits (rxclass.c), used to refuse an option given twice
+_F_RING, _F_LOC, _F_SADDR, _F_DADDR, _F_SPORT, _F_DPORT = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+_F_SPI, _F_TOS, _F_PROTO, _F_VLAN, _F_UDEF, _F_VETH = 0x30, 0x40, 0x80, 0x100, 0x200, 0x400
+_F_MAC, _F_RING_VF, _F_RING_QUEUE = 0x800, 0x1000, 0x2000
+_TAIL = (("action", "u64", _F_RING, False), ("vf", "vf", _F_RING_VF, False),
+         ("queue", "queue", _F_RING_QUEUE, False), ("loc", "u32", _F_LOC, False),
+         ("vlan-etype", "u16", _F_VETH, True), ("vlan", "u16", _F_VLAN, True),
+         ("user-def", "u64", _F_UDEF, True))
+_DMAC = (("dst-mac", "mac", _F_MAC, True),)
+# rule_nfc_* tables: option name, value type, flag, has a mask
+_RULE_OPTS: dict[str, tuple[tuple[str, str, int, bool], ...]] = {
+    "ip4": (("src-ip", "ip4", _F_SADDR, True), ("dst-ip", "ip4", _F_DADDR, True),
+            ("tos", "u8", _F_TOS, True), ("src-port", "u16", _F_SPORT, True),
+            ("dst-port", "u16", _F_DPORT, True)) + _TAIL + _DMAC,
+    "esp4": (("src-ip", "ip4", _F_SADDR, True), ("dst-ip", "ip4", _F_DADDR, True),
+             ("tos", "u8", _F_TOS, True), ("spi", "u32", _F_SPI, True)) + _TAIL + _DMAC,
+    "usr4": (("src-ip", "ip4", _F_SADDR, True), ("dst-ip", "ip4", _F_DADDR, True),
+             ("tos", "u8", _F_TOS, True), ("l4proto", "u8", _F_PROTO, True),
+             ("l4data", "u32", _F_SPI, True), ("spi", "u32", _F_SPI, True),
+             ("src-port", "u16", _F_SPORT, True), ("dst-port", "u16", _F_DPORT, True))
+            + _TAIL + _DMAC,
+    "ip6": (("src-ip", "ip6", _F_SADDR, True), ("dst-ip", "ip6", _F_DADDR, True),
+            ("tclass", "u8", _F_TOS, True), ("src-port", "u16", _F_SPORT, True),
+            ("dst-port", "u16", _F_DPORT, True)) + _TAIL + _DMAC,
+    "esp6": (("src-ip", "ip6", _F_SADDR, True), ("dst-ip", "ip6", _F_DADDR, True),
+             ("tclass", "u8", _F_TOS, True), ("spi", "u32", _F_SPI, True)) + _TAIL + _DMAC,
+    "usr6": (("src-ip", "ip6", _F_SADDR, True), ("dst-ip", "ip6", _F_DADDR, True),
+             ("tclass", "u8", _F_TOS, True), ("l4proto", "u8", _F_PROTO, True),
+             ("l4data", "u32", _F_SPI, True), ("spi", "u32", _F_SPI, True),
+             ("src-port", "u16", _F_SPORT, True), ("dst-port", "u16", _F_DPORT, True))
+            + _TAIL + _DMAC,
+    "ether": (("src", "mac", _F_SADDR, True), ("dst", "mac", _F_DADDR, True),
+              ("proto", "u16", _F_PROTO, True)) + _TAIL,
+}
+_WIDTH = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "vf": 8, "queue": 32, "ip4": 32,
+          "ip6": 128, "mac": 48}
+
+
+def _rule_value(kind: str, text: str) -> int | None:
+    """``rxclass_get_val`` / ``rxclass_get_mask`` parsing: an int, or None if invalid."""
+    if kind == "ip4":
+        try:
+            return int(ipaddress.IPv4Address(text))
+        except ValueError:
+            return None
+    if kind == "ip6":
+        if "%" in text:
+            return None
+        try:
+            return int(ipaddress.IPv6Address(text))
+        except ValueError:
+            return None
+    if kind == "mac":
+        m = re.match(r"([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):"
+                     r"([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})", text)
+        return int("".join(f"{int(g, 16):02x}" for g in m.groups()), 16) if m else None
+    value = _strtoll(text, 0, unsigned=True)
+    if value is None or value > (1 << _WIDTH[kind]) - 1:
+        return None
+    return value
+
+
+@dataclass
+class _Spec:
+    """The parts of ``struct ethtool_rx_flow_spec`` this emulator keeps."""
+
+    flow_type: str
+    fields: dict  # option -> (value, care-mask)
+    ring_cookie: int = 0
+    location: int = 0xFFFFFFFF  # RX_CLS_LOC_ANY
+
+
+def _parse_ruleopts(ctx: _Ctx, argv: list[str]) -> _Spec:
+    """``rxclass_parse_ruleopts`` (rxclass.c); on error ethtool exits via ``exit_bad_args``."""
+    term = ctx.term
+
+    def syntax_err() -> None:
+        term.err("Add rule, invalid syntax\n")
+        _bad_args(term)
+
+    if not argv or argv[0] not in _FLOW_TYPES:
+        syntax_err()
+    options = _RULE_OPTS[_FLOW_TYPES[argv[0]]]
+    spec = _Spec(argv[0], {})
+    flags = 0
+    i = 1
+    while i < len(argv):
+        for name, kind, flag, has_mask in options:
+            if argv[i] != name:
+                continue
+            i += 1
+            if i >= len(argv):
+                break
+            value = _rule_value(kind, argv[i])
+            if flags & flag or value is None:
+                term.err(f"Invalid {name} value[{argv[i]}]\n")
+                _bad_args(term)
+            flags |= flag
+            full = (1 << _WIDTH[kind]) - 1
+            if name == "action":
+                spec.ring_cookie = value
+            elif name == "vf":
+                spec.ring_cookie = value << 32
+            elif name == "queue":
+                spec.ring_cookie = (spec.ring_cookie & ~0xFFFFFFFF) | value
+            elif name == "loc":
+                spec.location = value
+            else:
+                spec.fields[name] = (value, full)
+            i += 1
+            if i >= len(argv):
+                break
+            if argv[i] not in ("m", f"{name}-mask"):
+                break
+            i += 1
+            if i >= len(argv):
+                syntax_err()
+            mask = _rule_value(kind, argv[i]) if has_mask else None
+            if mask is None:
+                term.err(f"Invalid {name} mask[{argv[i]}]\n")
+                _bad_args(term)
+            spec.fields[name] = (spec.fields[name][0], full & ~mask)
+            i += 1
+            break
+        else:
+            term.out(f"Add rule, unrecognized option[{argv[i]}]\n")
+            _bad_args(term)
+    if flags & _F_RING and flags & _F_RING_QUEUE:
+        term.err("action and queue are not compatible\n")
+        _bad_args(term)
+    if flags & _F_RING and flags & _F_RING_VF:
+        term.err("action and vf are not compatible\n")
+        _bad_args(term)
+    return spec
+
+
+def _spec_to_rule(spec: _Spec) -> FlowRule:
+    """What the driver accepts: exact-or-wildcard addresses and ports, a queue or drop."""
+    if spec.flow_type not in ("tcp4", "udp4", "tcp6", "udp6"):
+        raise DevmemError(errno.EOPNOTSUPP)
+    kept: dict[str, object] = {}
+    for name, (value, care) in spec.fields.items():
+        if care == 0:
+            continue  # fully masked out: matches anything
+        width = 32 if spec.flow_type.endswith("4") and name.endswith("-ip") else \
+            128 if name.endswith("-ip") else 16
+        if name not in ("src-ip", "dst-ip", "src-port", "dst-port") or care != (1 << width) - 1:
+            raise DevmemError(errno.EOPNOTSUPP)  # tos/tclass/vlan/user-def/mac, partial masks
+        if name.endswith("-ip"):
+            kept[name] = str(ipaddress.ip_address(value) if width == 32
+                             else ipaddress.IPv6Address(value))
+        else:
+            kept[name] = value
+    cookie = spec.ring_cookie
+    if cookie == _RX_CLS_FLOW_DISC:
+        action = -1
+    elif cookie == _RX_CLS_FLOW_WAKE or cookie >> 40:
+        raise DevmemError(errno.EINVAL)
+    elif cookie >> 32:
+        raise DevmemError(errno.EOPNOTSUPP)  # no VFs
+    else:
+        action = cookie
+    return FlowRule(spec.flow_type, kept.get("src-ip"), kept.get("dst-ip"),
+                    kept.get("src-port"), kept.get("dst-port"), action)
+
+
+def _rule_count(ctx: _Ctx, dev: NetDevice | None) -> None:
+    """``rxclass_get_dev_info``: ETHTOOL_GRXCLSRLCNT, perror on failure."""
+    err = _ioctl_errno(dev, "rxnfc")
+    if err:
+        _perror(ctx.term, "rxclass: Cannot get RX class rule count", err)
+        raise _Exit(1, err)
+
+
+def _srxclass(ctx: _Ctx) -> None:
+    term, argv = ctx.term, ctx.argv
+    if len(argv) < 2:
+        _bad_args(term)
+    if argv[0] == "rx-flow-hash":
+        _not_emulated("-N rx-flow-hash")
+    if argv[0] == "flow-type":
+        spec = _parse_ruleopts(ctx, argv[1:])
+        _ioctl_init(ctx)
+        dev = ctx.device()
+        loc = spec.location
+        if loc & _RX_CLS_LOC_SPECIAL:  # rmgr_set_location: newest rules go last-free-first
+            try:
+                _rule_count(ctx, dev)
+            except _Exit as ex:
+                term.err("Cannot insert classification rule\n")
+                raise _Exit(1, ex.err) from None
+            free = [k for k in range(NTUPLE_TABLE_SIZE - 1, -1, -1) if k not in dev.ntuple_rules]
+            if not free:
+                term.err("rmgr: Cannot find appropriate slot to insert rule\n")
+                term.err("Cannot insert classification rule\n")
+                raise _Exit(1, errno.ENOSPC)
+            loc = free[0]
+        try:  # ETHTOOL_SRXCLSRLINS
+            err = _ioctl_errno(dev, "rxnfc")
+            if err:
+                raise DevmemError(err)
+            got = dev.add_ntuple_rule(_spec_to_rule(spec), loc)
+        except DevmemError as exc:
+            _perror(term, "rmgr: Cannot insert RX class rule", exc.errno)
+            raise _Exit(0, exc.errno) from None  # rxclass_rule_ins returns 0: exit status 0
+        if spec.location & _RX_CLS_LOC_SPECIAL:
+            term.out(f"Added rule with ID {got}\n")
+    elif argv[0] == "delete":
+        loc = _get_int_range(term, argv[1], 0, _INT_MAX)
+        _ioctl_init(ctx)
+        dev = ctx.device()
+        try:  # ETHTOOL_SRXCLSRLDEL
+            err = _ioctl_errno(dev, "rxnfc")
+            if err:
+                raise DevmemError(err)
+            dev.delete_ntuple_rule(loc)
+        except DevmemError as exc:
+            _perror(term, "rmgr: Cannot delete RX class rule", exc.errno)
+            term.err("Cannot delete classification rule\n")
+            raise _Exit(1, exc.errno) from None
+    else:
+        _bad_args(term)
+
+
+def _format_rule(loc: int, rule: FlowRule) -> str:
+    """``rxclass_print_nfc_rule``: masks are shown inverted (set bits = ignored)."""
+    v4 = rule.flow_type.endswith("4")
+    proto = "TCP" if rule.flow_type.startswith("tcp") else "UDP"
+    any_ip, all_ones = ("0.0.0.0", "255.255.255.255") if v4 else (
+        "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+    exact_ip = "0.0.0.0" if v4 else "::"
+
+    def ip(value: str | None) -> str:
+        if value is None:
+            return f"{any_ip} mask: {all_ones}"
+        return f"{ipaddress.ip_address(value).compressed} mask: {exact_ip}"
+
+    def port(value: int | None) -> str:
+        return "0 mask: 0xffff" if value is None else f"{value} mask: 0x0"
+
+    lines = [f"Filter: {loc}", f"\tRule Type: {proto} over IPv{'4' if v4 else '6'}",
+             f"\tSrc IP addr: {ip(rule.src_ip)}", f"\tDest IP addr: {ip(rule.dst_ip)}",
+             f"\t{'TOS' if v4 else 'Traffic Class'}: 0x0 mask: 0xff",
+             f"\tSrc port: {port(rule.src_port)}", f"\tDest port: {port(rule.dst_port)}",
+             "\tAction: Drop" if rule.action < 0 else f"\tAction: Direct to queue {rule.action}",
+             ""]
+    return "\n".join(lines) + "\n"
+
+
+def _grxclass(ctx: _Ctx) -> None:
+    term, argv = ctx.term, ctx.argv
+    if argv and argv[0] == "rx-flow-hash":
+        _not_emulated("-n rx-flow-hash")
+    _ioctl_init(ctx)
+    dev = ctx.device()
+    if len(argv) == 2 and argv[0] == "rule":
+        loc = _get_int_range(term, argv[1], 0, _INT_MAX)
+        err = _ioctl_errno(dev, "rxnfc") or (0 if loc in dev.ntuple_rules else errno.ENOENT)
+        if err:
+            _perror(term, "rxclass: Cannot get RX class rule", err)
+            term.err("Cannot get RX classification rule\n")
+            raise _Exit(1, err)
+        term.out(_format_rule(loc, dev.ntuple_rules[loc]))
+    elif not argv:
+        err = _ioctl_errno(dev, "rxnfc")  # ETHTOOL_GRXRINGS
+        if err:
+            _perror(term, "Cannot get RX rings", err)
+        else:
+            term.out(f"{dev.combined} RX rings available\n")
+        try:
+            _rule_count(ctx, dev)
+        except _Exit:
+            term.err("RX classification rule retrieval failed\n")
+            raise
+        term.out(f"Total {len(dev.ntuple_rules)} rules\n\n")
+        for loc in sorted(dev.ntuple_rules):
+            term.out(_format_rule(loc, dev.ntuple_rules[loc]))
+    else:
+        _bad_args(term)
+
+
+# ---- -S : statistics (ethtool.c do_gstats) ---------------------------------------------------
+def _stat_rows(dev: NetDevice) -> list[tuple[str, int]]:
+    """ETH_SS_STATS names and values: totals, then per-queue counters."""
+    rx = [q.stats for q in dev.rx_queues]
+    tx = [q.stats for q in dev.tx_queues]
+    rows = [("rx_packets", sum(s.packets for s in rx)), ("rx_bytes", sum(s.bytes for s in rx)),
+            ("rx_alloc_fail", sum(s.alloc_fail for s in rx)),
+            ("rx_hw_drops", sum(s.hw_drops for s in rx)),
+            ("rx_devmem_bytes", sum(s.devmem_bytes for s in rx)),
+            ("rx_host_bytes", sum(s.host_bytes for s in rx)),
+            ("tx_packets", sum(s.packets for s in tx)), ("tx_bytes", sum(s.bytes for s in tx))]
+    for q in dev.rx_queues:
+        s = q.stats
+        rows += [(f"rx_queue_{q.index}_packets", s.packets), (f"rx_queue_{q.index}_bytes", s.bytes),
+                 (f"rx_queue_{q.index}_alloc_fail", s.alloc_fail),
+                 (f"rx_queue_{q.index}_hw_drops", s.hw_drops),
+                 (f"rx_queue_{q.index}_devmem_bytes", s.devmem_bytes),
+                 (f"rx_queue_{q.index}_host_bytes", s.host_bytes)]
+    for q in dev.tx_queues:
+        rows += [(f"tx_queue_{q.index}_packets", q.stats.packets),
+                 (f"tx_queue_{q.index}_bytes", q.stats.bytes)]
+    return rows
+
+
+def _gstats(ctx: _Ctx) -> None:
+    term = ctx.term
+    if ctx.argv:
+        _bad_args(term)
+    _ioctl_init(ctx)
+    dev = ctx.device()
+    if dev is None:
+        _perror(term, "Cannot get stats strings information", errno.ENODEV)
+        raise _Exit(96, errno.ENODEV)
+    if "stats" not in dev.ethtool_ops:
+        term.err("no stats available\n")
+        raise _Exit(94, errno.EOPNOTSUPP)
+    term.out("NIC statistics:\n" + "".join(f"     {name[:32]}: {value}\n"
+                                           for name, value in _stat_rows(dev)))
+
+
+# ---- option table (ethtool.c args[]) --------------------------------------------------------
+def _version(ctx: _Ctx) -> None:  # dispatched in _main (no device)
+    raise AssertionError("unreachable")
+
+
+_OPTIONS: tuple[tuple[str, Callable[[_Ctx], None]], ...] = (
+    ("-g|--show-ring", _grings),
+    ("-G|--set-ring", _srings),
+    ("-k|--show-features|--show-offload", _gfeatures),
+    ("-K|--features|--offload", _sfeatures),
+    ("-S|--statistics", _gstats),
+    ("-n|-u|--show-nfc|--show-ntuple", _grxclass),
+    ("-N|-U|--config-nfc|--config-ntuple", _srxclass),
+    ("-x|--show-rxfh-indir|--show-rxfh", _grss),
+    ("-X|--set-rxfh-indir|--rxfh", _srxfh),
+    ("-l|--show-channels", _gchannels),
+    ("-L|--set-channels", _schannels),
+    ("--version", _version),
+)
+_KNOWN_NOT_EMULATED = frozenset({
+    "-s", "--change", "-a", "--show-pause", "-A", "--pause", "-c", "--show-coalesce", "-C",
+    "--coalesce", "-i", "--driver", "-d", "--register-dump", "-e", "--eeprom-dump", "-E",
+    "--change-eeprom", "-r", "--negotiate", "-p", "--identify", "-t", "--test", "--phy-statistics",
+    "-T", "--show-time-stamping", "-f", "--flash", "-P", "--show-permaddr", "-w", "--get-dump",
+    "-W", "--set-dump", "--show-priv-flags", "--set-priv-flags", "-m", "--dump-module-eeprom",
+    "--module-info", "--show-eee", "--set-eee", "--set-phy-tunable", "--get-phy-tunable",
+    "--get-tunable", "--set-tunable", "--reset", "--show-fec", "--set-fec", "-Q", "--per-queue",
+    "--cable-test", "--cable-test-tdr", "--show-tunnels", "--show-module", "--set-module",
+    "--get-plca-cfg", "--set-plca-cfg", "--get-plca-status", "--show-mm", "--set-mm", "--show-pse",
+    "--set-pse", "--flash-module-firmware", "--show-phys", "-h", "--help",
+})
+
+
+def _find_option(arg: str) -> Callable[[_Ctx], None] | None:
+    """``find_option``: exact match against one of the ``|``-separated spellings."""
+    for spellings, handler in _OPTIONS:
+        if arg in spellings.split("|"):
+            return handler
+    return None
