@@ -492,6 +492,39 @@ class NetDevice:
             raise DevmemError(errno.ENOENT)
         del self.ntuple_rules[loc]
 
+    # ---- ethtool -S ----------------------------------------------------------------------
+    def ethtool_stats(self) -> list[tuple[str, int]]:
+        """The driver's ``get_strings(ETH_SS_STATS)`` + ``get_ethtool_stats``: totals first.
+
+        Names follow the qstats the netdev family reports (rx-packets, rx-bytes,
+        rx-alloc-fail, rx-hw-drops) plus where the NIC wrote payload: ``devmem_bytes`` into a
+        dma-buf, ``host_bytes`` into host memory; then one block per queue.
+
+        Raises
+        ------
+        DevmemError
+            EOPNOTSUPP: the driver has no statistics (``lo``).
+        """
+        if "stats" not in self.ethtool_ops:
+            raise DevmemError(errno.EOPNOTSUPP)
+        rx = [q.stats for q in self.rx_queues]
+        tx = [q.stats for q in self.tx_queues]
+        rows = [("rx_packets", sum(s.packets for s in rx)), ("rx_bytes", sum(s.bytes for s in rx)),
+                ("rx_alloc_fail", sum(s.alloc_fail for s in rx)),
+                ("rx_hw_drops", sum(s.hw_drops for s in rx)),
+                ("rx_devmem_bytes", sum(s.devmem_bytes for s in rx)),
+                ("rx_host_bytes", sum(s.host_bytes for s in rx)),
+                ("tx_packets", sum(s.packets for s in tx)), ("tx_bytes", sum(s.bytes for s in tx))]
+        for q in self.rx_queues:
+            s, pre = q.stats, f"rx_queue_{q.index}_"
+            rows += [(pre + "packets", s.packets), (pre + "bytes", s.bytes),
+                     (pre + "alloc_fail", s.alloc_fail), (pre + "hw_drops", s.hw_drops),
+                     (pre + "devmem_bytes", s.devmem_bytes), (pre + "host_bytes", s.host_bytes)]
+        for q in self.tx_queues:
+            rows += [(f"tx_queue_{q.index}_packets", q.stats.packets),
+                     (f"tx_queue_{q.index}_bytes", q.stats.bytes)]
+        return rows
+
     # ---- receive steering ----------------------------------------------------------------
     def rss_hash(self, flow: FlowKey) -> int:
         a = ipaddress.ip_address(flow.src).packed + ipaddress.ip_address(flow.dst).packed

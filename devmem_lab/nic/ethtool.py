@@ -1042,29 +1042,6 @@ def _grxclass(ctx: _Ctx) -> None:
 
 
 # ---- -S : statistics (ethtool.c do_gstats) ---------------------------------------------------
-def _stat_rows(dev: NetDevice) -> list[tuple[str, int]]:
-    """ETH_SS_STATS names and values: totals, then per-queue counters."""
-    rx = [q.stats for q in dev.rx_queues]
-    tx = [q.stats for q in dev.tx_queues]
-    rows = [("rx_packets", sum(s.packets for s in rx)), ("rx_bytes", sum(s.bytes for s in rx)),
-            ("rx_alloc_fail", sum(s.alloc_fail for s in rx)),
-            ("rx_hw_drops", sum(s.hw_drops for s in rx)),
-            ("rx_devmem_bytes", sum(s.devmem_bytes for s in rx)),
-            ("rx_host_bytes", sum(s.host_bytes for s in rx)),
-            ("tx_packets", sum(s.packets for s in tx)), ("tx_bytes", sum(s.bytes for s in tx))]
-    for q in dev.rx_queues:
-        s = q.stats
-        rows += [(f"rx_queue_{q.index}_packets", s.packets), (f"rx_queue_{q.index}_bytes", s.bytes),
-                 (f"rx_queue_{q.index}_alloc_fail", s.alloc_fail),
-                 (f"rx_queue_{q.index}_hw_drops", s.hw_drops),
-                 (f"rx_queue_{q.index}_devmem_bytes", s.devmem_bytes),
-                 (f"rx_queue_{q.index}_host_bytes", s.host_bytes)]
-    for q in dev.tx_queues:
-        rows += [(f"tx_queue_{q.index}_packets", q.stats.packets),
-                 (f"tx_queue_{q.index}_bytes", q.stats.bytes)]
-    return rows
-
-
 def _gstats(ctx: _Ctx) -> None:
     term = ctx.term
     if ctx.argv:
@@ -1078,7 +1055,7 @@ def _gstats(ctx: _Ctx) -> None:
         term.err("no stats available\n")
         raise _Exit(94, errno.EOPNOTSUPP)
     term.out("NIC statistics:\n" + "".join(f"     {name[:32]}: {value}\n"
-                                           for name, value in _stat_rows(dev)))
+                                           for name, value in dev.ethtool_stats()))
 
 
 # ---- option table (ethtool.c args[]) --------------------------------------------------------
