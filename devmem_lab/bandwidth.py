@@ -52,6 +52,7 @@ __all__ = [
     "ETH_WIRE_OVERHEAD_BYTES",
     "ETH_HEADER_BYTES",
     "packet_bytes",
+    "per_packet_bytes",
     "host_memory_traffic",
     "traffic_vs_line_rate",
     "max_line_rate_gbps",
@@ -136,22 +137,76 @@ def packet_bytes(mtu: int = 1500, ip_version: int = 4) -> dict[str, int]:
             "header": ETH_HEADER_BYTES + l34, "payload": m - l34}
 
 
-def _per_packet(pkt: dict[str, int], header_split: bool, ddio: float) -> dict[str, np.ndarray]:
-    """Per-packet byte counts for each path (arrays in PATHS order)."""
+# Per-packet byte movements, before DDIO: who touches which bytes on each path.
+_STEPS = ("nic_write", "stack_read", "copy_read", "copy_write", "accel_read")
+
+
+def _steps(pkt: dict[str, int], header_split: bool) -> dict[str, tuple[float, float, float]]:
+    """Bytes per packet of each step, as (copy, zerocopy, devmem)."""
     h, p = float(pkt["header"]), float(pkt["payload"])
-    miss = 1.0 - ddio                     # share of NIC-written bytes that goes through DRAM
-    # headers: NIC writes them, the stack reads them, on every path
-    hdr_w, hdr_r = h * miss, h * miss
-    copy = {"w": hdr_w + p * miss + p,    # NIC write + copy destination write
-            "r": hdr_r + p * miss + p,    # copy source read + accelerator DMA read
-            "cpu": p, "pcie_host": h + p + p}
-    zc = {"w": hdr_w + p * miss, "r": hdr_r + p * miss, "cpu": 0.0, "pcie_host": h + p + p}
-    dm = {"w": hdr_w, "r": hdr_r, "cpu": 0.0, "pcie_host": h}
-    if not header_split:
-        zc = dict(copy)                   # unaligned payload: tcp_zerocopy_receive copies
-        dm = {k: math.nan for k in dm}    # bind-rx refuses: "tcp-data-split is disabled"
-    rows = (copy, zc, dm)
-    return {k: np.array([r[k] for r in rows]) for k in ("w", "r", "cpu", "pcie_host")}
+    steps = {
+        "nic_write": (h + p, h + p, h),        # NIC DMA into host memory (devmem: headers only)
+        "stack_read": (h, h, h),               # TCP/IP reads the headers
+        "copy_read": (p, 0.0, 0.0),            # copy_to_user reads the skb payload
+        "copy_write": (p, 0.0, 0.0),           # ... and writes the user buffer
+        "accel_read": (p, p, 0.0),             # accelerator DMA-reads host memory
+    }
+    if not header_split:                       # zero-copy falls back to a copy; no devmem
+        steps = {k: (v[0], v[0], math.nan) for k, v in steps.items()}
+    return steps
+
+
+def _per_packet(pkt: dict[str, int], header_split: bool, ddio: float) -> dict[str, np.ndarray]:
+    """DRAM write/read, CPU copy and host PCIe bytes per packet (arrays in PATHS order)."""
+    st = {k: np.array(v) for k, v in _steps(pkt, header_split).items()}
+    miss = 1.0 - ddio                          # share of NIC-written bytes that reach DRAM
+    # DDIO: the first reader of NIC-written bytes may find them in the LLC. For the headers
+    # that is the stack; for the payload the copy (copy path) or the accelerator (zero-copy).
+    first_payload_read = st["copy_read"] + np.array([0.0, 1.0, 1.0]) * st["accel_read"]
+    later_reads = st["accel_read"] - np.array([0.0, 1.0, 1.0]) * st["accel_read"]
+    return {"w": st["nic_write"] * miss + st["copy_write"],
+            "r": (st["stack_read"] + first_payload_read) * miss + later_reads,
+            "cpu": st["copy_write"],
+            "pcie_host": st["nic_write"] + st["accel_read"]}
+
+
+def per_packet_bytes(mtu: int = 1500, *, header_split: bool = True, ip_version: int = 4
+                     ) -> pd.DataFrame:
+    """Who moves which bytes of one received packet on each path (no DDIO).
+
+    The steps behind :func:`host_memory_traffic`: ``nic_write`` (NIC DMA into host memory),
+    ``stack_read`` (TCP/IP reads the headers), ``copy_read``/``copy_write``
+    (``copy_to_user`` in ``tcp_recvmsg_locked``), ``accel_read`` (the accelerator DMA-reads
+    host memory). Host DRAM bytes are their sum. Useful to compare with counters, e.g. the
+    emulator's ``rx_host_bytes`` (``nic_write``) and the bytes ``recv()`` returns
+    (``copy_write``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``path``; columns ``nic_write_bytes``, ``stack_read_bytes``,
+        ``copy_read_bytes``, ``copy_write_bytes``, ``accel_read_bytes``, ``dram_bytes``
+        (their sum) and ``payload_bytes``. NaN for devmem without header split.
+
+    Raises
+    ------
+    ValueError
+        Bad ``mtu``, ``header_split`` or ``ip_version``.
+
+    Examples
+    --------
+    >>> per_packet_bytes(1500)["dram_bytes"].tolist()
+    [5924.0, 3028.0, 132.0]
+    """
+    import pandas as pd
+
+    pkt, _, _ = _validate(0.0, mtu, 1, header_split, 0.0, ip_version)
+    st = _steps(pkt, bool(header_split))
+    df = pd.DataFrame({f"{k}_bytes": st[k] for k in _STEPS},
+                      index=pd.Index(list(PATHS), name="path"))
+    df["dram_bytes"] = df.sum(axis=1, skipna=False)
+    df["payload_bytes"] = float(pkt["payload"])
+    return df
 
 
 def _validate(line_rate_gbps: Any, mtu: Any, nics: Any, header_split: Any, ddio_share: Any,

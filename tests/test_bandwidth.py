@@ -43,6 +43,21 @@ def test_traffic_matches_hand_calculation():
     assert df.loc["devmem", "saving_vs_copy"] == pytest.approx(1 - 132 / 5924)
 
 
+def test_per_packet_steps_add_up_to_the_traffic():
+    steps = bw.per_packet_bytes(1500)
+    assert steps.loc["copy"].to_dict() == {
+        "nic_write_bytes": 1514, "stack_read_bytes": 66, "copy_read_bytes": 1448,
+        "copy_write_bytes": 1448, "accel_read_bytes": 1448, "dram_bytes": 5924,
+        "payload_bytes": 1448}
+    assert steps.loc["devmem", "nic_write_bytes"] == 66           # headers only
+    assert steps.loc["zerocopy", "copy_write_bytes"] == 0
+    pps = 12.5e9 / 1538
+    df = bw.host_memory_traffic(100, mtu=1500)
+    assert np.allclose(steps["dram_bytes"] * pps / 1e9, df["dram_GBps"])
+    assert bw.per_packet_bytes(1500, ip_version=6).loc["devmem", "nic_write_bytes"] == 86
+    assert math.isnan(bw.per_packet_bytes(header_split=False).loc["devmem", "dram_bytes"])
+
+
 def test_write_plus_read_is_total_and_pcie_counts_host_bytes():
     df = bw.host_memory_traffic(200, mtu=4148, nics=2)
     assert np.allclose(df["dram_write_GBps"] + df["dram_read_GBps"], df["dram_GBps"])
