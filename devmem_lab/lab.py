@@ -17,6 +17,8 @@ from .kernel import KERNELS
 
 __all__ = ["Lab"]
 
+WIRE_OVERHEAD = 24  # preamble + SFD + FCS + inter-frame gap, bytes per frame
+
 
 class Lab:
     """Two hosts, ``server`` and ``client``, joined by a point-to-point link.
@@ -61,6 +63,7 @@ class Lab:
                            address4="192.0.2.2", mac="02:00:00:00:00:02", combined=combined,
                            mtu=mtu)
         self.hosts = (self.server, self.client)
+        self._busy_until = {"server": 0.0, "client": 0.0}
 
     def __repr__(self) -> str:
         return f"Lab(seed={self.seed}, kernel={self.kernel!r}, t={self.now:.6f}s)"
@@ -84,6 +87,18 @@ class Lab:
         """Run ``fn`` ``delay_ns`` after now."""
         self._seq += 1
         heapq.heappush(self._events, (self.now_ns + max(0, int(delay_ns)), self._seq, fn))
+
+    def schedule_at(self, t_ns: int, fn: Callable[[], None]) -> None:
+        """Run ``fn`` at virtual time ``t_ns`` (never in the past)."""
+        self._seq += 1
+        heapq.heappush(self._events, (max(self.now_ns, t_ns), self._seq, fn))
+
+    def transmit(self, src: Host, frame_bytes: int, deliver: Callable[[], None]) -> None:
+        """Put a frame on the wire from ``src``: serialised at line rate, then delayed."""
+        ser_ns = (frame_bytes + WIRE_OVERHEAD) * 8 / self.link_gbps
+        start = max(self.now_ns, self._busy_until[src.name])
+        self._busy_until[src.name] = start + ser_ns
+        self.schedule_at(int(start + ser_ns) + self.delay_ns, deliver)
 
     def step(self) -> bool:
         """Run the next event; False when none is pending."""

@@ -1,0 +1,110 @@
+"""The NIC receive datapath: steer a packet to an rx queue and place it in memory.
+
+Models what a devmem-capable driver (bnxt, gve, mlx5, fbnic) does per received TCP packet:
+classify (ntuple rules, then RSS), take buffers from the queue's page pool, and with header
+split on a queue that has a memory provider, DMA the headers to host memory and the payload
+into net_iovs of the bound dma-buf (``skb_add_rx_frag_netmem`` marks the skb unreadable).
+
+When the pool is empty (``mp_dmabuf_devmem_alloc_netmems`` returns 0) the packet is dropped
+and counted as ``rx-alloc-fail`` and ``rx-hw-drops`` (driver-specific in reality; see
+devmem-facts.md section 7).
+
+Emulator choices:
+- one net_iov per ``niov_size`` bytes of payload; a packet never shares a net_iov;
+- ``NetDevice.hds_linear_bytes`` (default 0): payload bytes the NIC leaves in the header
+  buffer when it cannot split exactly at the header boundary; they become the skb's linear
+  part and reach user space as ``SCM_DEVMEM_LINEAR``;
+- with hds-thresh N > 0, payloads of at most N bytes are not split (whole packet in host
+  memory: an ordinary readable skb);
+- a bound queue with header split off (possible only on 6.12, which does not check) drops
+  every packet: the driver cannot read headers out of device memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .device import FlowKey, NetDevice
+
+__all__ = ["Skb", "receive", "header_len"]
+
+
+class Skb:
+    """A received segment: linear bytes (host memory) plus net_iov frags (device memory)."""
+
+    __slots__ = ("seq", "linear", "frags", "readable", "length", "pool", "pages", "fin")
+
+    def __init__(self, seq: int, linear: bytes, frags: list, readable: bool, pool=None,
+                 pages: int = 0, fin: bool = False) -> None:
+        self.seq = seq
+        self.linear = linear
+        self.frags = frags  # [(binding, niov, offset_in_niov, size)]
+        self.readable = readable
+        self.length = len(linear) + sum(f[3] for f in frags)
+        self.pool = pool  # page pool owning the host pages of a readable skb
+        self.pages = pages
+        self.fin = fin
+
+    def __repr__(self) -> str:
+        kind = "readable" if self.readable else "devmem"
+        return f"Skb(seq={self.seq}, len={self.length}, {kind}, linear={len(self.linear)})"
+
+    def free(self) -> None:
+        """``kfree_skb``: drop the skb's references on its buffers."""
+        for binding, niov, _, _ in self.frags:
+            binding.put(niov)
+        self.frags = []
+        if self.pool is not None and self.pages:
+            self.pool.release(self.pages)
+            self.pages = 0
+
+
+def header_len(family: int) -> int:
+    """Ethernet + IP + TCP with timestamps: what header split puts in the header buffer."""
+    return 14 + (40 if family == 6 else 20) + 32
+
+
+def receive(dev: NetDevice, flow: FlowKey, seq: int, payload) -> Skb | None:
+    """One packet arrives on ``dev``; returns its skb, or ``None`` if the NIC dropped it."""
+    q = dev.classify(flow)
+    hdr = header_len(flow.family)
+    n = len(payload)
+    if q < 0:  # ntuple action -1 (drop)
+        dev.rx_queues[0].stats.hw_drops += 1
+        return None
+    rxq = dev.rx_queues[q]
+    st = rxq.stats
+    binding = rxq.binding
+    pool = rxq.pool
+    if binding is None or (dev.hds_thresh and n <= dev.hds_thresh and
+                           dev.tcp_data_split == "on"):
+        pages = max(1, -(-(n + hdr) // 4096))
+        if pool is not None:
+            pool.stats.alloc_fast += pages
+            pool.inflight += pages
+        st.packets += 1
+        st.bytes += n + hdr
+        st.host_bytes += n + hdr
+        return Skb(seq, bytes(payload), [], True, pool, pages if pool is not None else 0)
+    if dev.tcp_data_split != "on":
+        st.hw_drops += 1
+        return None
+    linear_n = min(getattr(dev, "hds_linear_bytes", 0), n)
+    size = binding.niov_size
+    frags = []
+    for start in range(linear_n, n, size):
+        idx = pool.alloc_niov()
+        if idx is None:
+            for b, i, _, _ in frags:
+                b.put(i)
+            st.alloc_fail += 1
+            st.hw_drops += 1
+            return None
+        chunk = payload[start:start + size]
+        binding.rows[idx, :len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        frags.append((binding, idx, 0, len(chunk)))
+    st.packets += 1
+    st.bytes += n + hdr
+    st.host_bytes += hdr + linear_n
+    st.devmem_bytes += n - linear_n
+    return Skb(seq, bytes(payload[:linear_n]), frags, not frags)

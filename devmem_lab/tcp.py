@@ -1,0 +1,749 @@
+"""Devmem TCP sockets: recvmsg(MSG_SOCK_DEVMEM), dmabuf cmsgs, SO_DEVMEM_DONTNEED.
+
+Models ``net/ipv4/tcp.c`` (``tcp_recvmsg_locked``, ``tcp_recvmsg_dmabuf``, the per-socket
+token xarray ``sk_user_frags``), ``net/core/sock.c`` (``sk_setsockopt``,
+``sock_devmem_dontneed``) and ``net/core/scm.c`` (``put_cmsg_notrunc``), behind the method
+names of Python's ``socket.socket``.
+
+The transport under it is a small TCP: MSS-sized segments over the lab's link, cumulative
+ACKs, a receive window, and retransmission on timeout (RTO from 200 ms, doubling, connection
+timed out after 15 retries as with ``tcp_retries2``).
+Differs from the kernel: no out-of-order queue and no SACK/fast retransmit (a segment after a
+hole is discarded and resent after the timeout, go-back-N); no congestion control; tokens are
+plain ints in a dict, not an xarray.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import socket as _socket
+import struct
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from . import uapi
+from .errors import DevmemError
+from .nic.device import FlowKey
+from .nic.rx import Skb, header_len, receive
+
+if TYPE_CHECKING:
+    from .host import Host
+
+__all__ = ["TcpSocket", "UdpSocket", "make_socket"]
+
+TCP_RTO_MIN_NS = 200_000_000
+TCP_RTO_MAX_NS = 120_000_000_000
+TCP_RETRIES2 = 15
+DEFAULT_RCVBUF = 6 << 20  # tcp_rmem[2]: the autotuned ceiling
+_U32 = 0xFFFFFFFF
+_SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
+_SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
+
+# options accepted and stored like the kernel does, returning None (level -> names)
+_PLAIN_OPTIONS = {
+    _socket.SOL_SOCKET: {2, 7, 8, 9, 15, 18, 60},  # REUSEADDR SNDBUF RCVBUF KEEPALIVE
+    _socket.IPPROTO_TCP: {1, 2, 12},  # NODELAY MAXSEG QUICKACK   REUSEPORT RCVLOWAT ZEROCOPY
+    _socket.IPPROTO_IPV6: {26},  # IPV6_V6ONLY
+    _socket.IPPROTO_IP: {1},  # IP_TOS
+}
+_SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE, _SO_RCVLOWAT = 3, 4, 8, 25, 18
+
+
+def make_socket(host: "Host", family: int, type: int, proto: int = 0):
+    """``socket(2)`` on an emulated host: TCP or UDP over IPv4/IPv6."""
+    for name, v in (("family", family), ("type", type), ("proto", proto)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"socket {name} must be an int, not {type_name(v)}")
+    if family not in (_socket.AF_INET, _socket.AF_INET6):
+        raise DevmemError(errno.EAFNOSUPPORT)
+    base = type & ~(_SOCK_NONBLOCK | _SOCK_CLOEXEC)
+    if base == _socket.SOCK_STREAM and proto in (0, _socket.IPPROTO_TCP):
+        sock = TcpSocket(host, family, base, _socket.IPPROTO_TCP)
+    elif base == _socket.SOCK_DGRAM and proto in (0, _socket.IPPROTO_UDP):
+        sock = UdpSocket(host, family, base, _socket.IPPROTO_UDP)
+    elif base in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
+        raise DevmemError(errno.EPROTONOSUPPORT)
+    else:
+        raise DevmemError(errno.ESOCKTNOSUPPORT)
+    if type & _SOCK_NONBLOCK:
+        sock.setblocking(False)
+    host.sockets.append(sock)
+    return sock
+
+
+def type_name(v: object) -> str:
+    return type(v).__name__
+
+
+def _check_int(name: str, v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{name} must be an int, not {type_name(v)}")
+    return v
+
+
+class _Socket:
+    """What every emulated socket shares: options, timeouts, context manager, close."""
+
+    def __init__(self, host: "Host", family: int, type: int, proto: int) -> None:
+        self.host = host
+        self.family = family
+        self.type = type
+        self.proto = proto
+        self._timeout: float | None = None
+        self._closed = False
+        self._opts: dict[tuple[int, int], bytes] = {}
+        self._err = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else getattr(self, "state", "open")
+        fam = "AF_INET6" if self.family == _socket.AF_INET6 else "AF_INET"
+        kind = "SOCK_STREAM" if self.type == _socket.SOCK_STREAM else "SOCK_DGRAM"
+        return f"<emulated socket {fam} {kind} {state} on {self.host.name}>"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DevmemError(errno.EBADF)
+
+    # ---- blocking mode, as socket.socket ---------------------------------------------------
+    def settimeout(self, value: float | None) -> None:
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError("Timeout value must be int, float or None")
+            if value < 0:
+                raise ValueError("Timeout value out of range")
+            value = float(value)
+        self._timeout = value
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    def getblocking(self) -> bool:
+        return self._timeout != 0.0
+
+    # ---- options ------------------------------------------------------------------------
+    def setsockopt(self, level: int, optname: int, value: int | bytes | None,
+                   optlen: int | None = None) -> int | None:
+        """``setsockopt(2)``; returns the kernel's return value for SO_DEVMEM_DONTNEED.
+
+        Raises
+        ------
+        OSError
+            EINVAL (option shorter than an int; DONTNEED length not a multiple of 8 or over
+            128 ranges), EBADF (DONTNEED on a socket that is not TCP), ENOPROTOOPT (an
+            option the kernel does not set, e.g. SO_DEVMEM_LINEAR / SO_DEVMEM_DMABUF).
+        """
+        self._check_open()
+        _check_int("level", level)
+        _check_int("option", optname)
+        if value is None:
+            if optlen is None:
+                raise TypeError("setsockopt() takes an int or a buffer, or None with optlen")
+            data = b"\0" * _check_int("optlen", optlen)
+        elif optlen is not None:
+            raise TypeError("optlen goes only with a None value")
+        elif isinstance(value, bool) or isinstance(value, int):
+            data = struct.pack("i", int(value))
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+        else:
+            raise TypeError(f"a bytes-like object or int is required, not {type_name(value)}")
+        if level == uapi.SOL_SOCKET:
+            if optname == _SO_BINDTODEVICE:
+                name = data.split(b"\0", 1)[0].decode(errors="replace")
+                if name and self.host.kernel.device_by_name(name) is None:
+                    raise DevmemError(errno.ENODEV)
+                self._opts[(level, optname)] = data
+                return None
+            if len(data) < 4:
+                raise DevmemError(errno.EINVAL)
+            if optname == uapi.SO_DEVMEM_DONTNEED:
+                return self._devmem_dontneed(data)
+        known = _PLAIN_OPTIONS.get(level, set())
+        if optname not in known:
+            raise DevmemError(errno.ENOPROTOOPT)
+        if len(data) < 4:
+            raise DevmemError(errno.EINVAL)
+        self._opts[(level, optname)] = data
+        if (level, optname) == (uapi.SOL_SOCKET, _SO_RCVBUF):
+            self._set_rcvbuf(struct.unpack("i", data[:4])[0])
+        return None
+
+    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> int | bytes:
+        """``getsockopt(2)``: devmem options are not readable (ENOPROTOOPT), as in the kernel."""
+        self._check_open()
+        _check_int("level", level)
+        _check_int("option", optname)
+        if level == uapi.SOL_SOCKET and optname == _SO_TYPE:
+            value = self.type
+        elif level == uapi.SOL_SOCKET and optname == _SO_ERROR:
+            value, self._err = self._err, 0
+        elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF:
+            value = getattr(self, "rcvbuf", DEFAULT_RCVBUF)
+        elif (level, optname) in self._opts:
+            raw = self._opts[(level, optname)]
+            if buflen:
+                return raw[:buflen]
+            value = struct.unpack("i", raw[:4])[0]
+        elif optname in _PLAIN_OPTIONS.get(level, set()):
+            value = 0
+        else:
+            raise DevmemError(errno.ENOPROTOOPT)
+        return struct.pack("i", value)[:buflen] if buflen else value
+
+    def _set_rcvbuf(self, value: int) -> None:
+        pass
+
+    def _devmem_dontneed(self, data: bytes) -> int:
+        raise DevmemError(errno.EBADF)  # sock_devmem_dontneed: !sk_is_tcp(sk)
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class UdpSocket(_Socket):
+    """A UDP socket: enough to show what devmem calls do on a socket that is not TCP."""
+
+    state = "unconnected"
+
+    def bind(self, address: tuple) -> None:
+        self._check_open()
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
+        self._check_open()
+        raise DevmemError(errno.EAGAIN) if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT \
+            else BlockingIOError(errno.EAGAIN, "recvmsg would block forever: nothing is sent "
+                                               "to this UDP socket in the lab")
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self.recvmsg(bufsize, 0, flags)[0]
+
+
+class TcpSocket(_Socket):
+    """An emulated TCP socket with the devmem receive path."""
+
+    def __init__(self, host: "Host", family: int, type: int, proto: int) -> None:
+        super().__init__(host, family, type, proto)
+        self.state = "CLOSE"
+        self.local: tuple[str, int] | None = None
+        self.remote: tuple[str, int] | None = None
+        self.peer: TcpSocket | None = None
+        self.rcvbuf = DEFAULT_RCVBUF
+        self._backlog: deque[TcpSocket] = deque()
+        # receive side
+        self._rq: deque[Skb] = deque()
+        self._rq_off = 0
+        self._rq_bytes = 0
+        self.rcv_nxt = 0
+        self._fin_rcvd = False
+        self._flow_in: FlowKey | None = None
+        self._tokens: dict[int, tuple] = {}
+        self._tok_free: list[int] = []
+        self._tok_next = 1
+        # send side
+        self._sndbuf = bytearray()
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self._fin_queued = False
+        self._fin_sent = False
+        self._peer_rwnd = DEFAULT_RCVBUF
+        self._rto_ns = TCP_RTO_MIN_NS
+        self._retries = 0
+        self._timer_gen = 0
+        self._timer_armed = False
+        self.retransmits = 0
+
+    # ---- addresses and connection set-up -------------------------------------------------
+    def _parse_addr(self, address: object) -> tuple[str, int]:
+        if not isinstance(address, tuple) or len(address) < 2:
+            want = "(host, port, flowinfo, scope_id)" if self.family == _socket.AF_INET6 \
+                else "(host, port)"
+            raise TypeError(f"address must be a tuple {want}, got {address!r}")
+        addr, port = address[0], address[1]
+        if not isinstance(addr, str):
+            raise TypeError(f"host must be a str, not {type_name(addr)}")
+        _check_int("port", port)
+        if not 0 <= port <= 0xFFFF:
+            raise OverflowError("port must be 0-65535.")
+        return addr, port
+
+    @property
+    def _wild(self) -> tuple[str, ...]:
+        return ("", "::", "0.0.0.0")
+
+    def _own_address(self) -> str:
+        return self.host.address if self.family == _socket.AF_INET6 else self.host.address4
+
+    def bind(self, address: tuple) -> None:
+        """``bind(2)``: own address or wildcard; EADDRINUSE, EADDRNOTAVAIL, EINVAL."""
+        self._check_open()
+        addr, port = self._parse_addr(address)
+        if self.local is not None:
+            raise DevmemError(errno.EINVAL)
+        if addr not in self._wild and addr not in (self.host.address, self.host.address4):
+            raise DevmemError(errno.EADDRNOTAVAIL)
+        if port == 0:
+            port = self._ephemeral_port()
+        elif port in self.host.ports:
+            raise DevmemError(errno.EADDRINUSE)
+        self.local = (addr, port)
+        self.host.ports[port] = self
+
+    def _ephemeral_port(self) -> int:
+        while True:
+            port = self.host.lab.rng.randrange(32768, 61000)
+            if port not in self.host.ports:
+                return port
+
+    def listen(self, backlog: int = 128) -> None:
+        self._check_open()
+        if self.local is None:
+            self.bind(("", 0))
+        self.state = "LISTEN"
+
+    def accept(self):
+        """``accept(2)``: ``(socket, address)`` once a client has connected."""
+        self._check_open()
+        if self.state != "LISTEN":
+            raise DevmemError(errno.EINVAL)
+        self._wait(lambda: bool(self._backlog), "accept")
+        conn = self._backlog.popleft()
+        return conn, self._addr_tuple(conn.remote)
+
+    def _addr_tuple(self, addr: tuple[str, int]) -> tuple:
+        return (addr[0], addr[1], 0, 0) if self.family == _socket.AF_INET6 else addr
+
+    def connect(self, address: tuple) -> None:
+        """``connect(2)`` to a listening socket on the other host (ECONNREFUSED if none)."""
+        self._check_open()
+        addr, port = self._parse_addr(address)
+        if self.state != "CLOSE":
+            raise DevmemError(errno.EISCONN)
+        lab = self.host.lab
+        target = lab.host_by_address(addr)
+        if target is None or target is self.host:
+            raise DevmemError(errno.ENETUNREACH)
+        is_v6 = ":" in addr
+        if is_v6 != (self.family == _socket.AF_INET6):
+            raise DevmemError(errno.EAFNOSUPPORT if not is_v6 else errno.EINVAL)
+        listener = target.ports.get(port)
+        if not isinstance(listener, TcpSocket) or listener.state != "LISTEN" \
+                or listener._closed or listener.family != self.family:
+            raise DevmemError(errno.ECONNREFUSED)
+        if self.local is None:
+            self.bind(("", 0))
+        src = self._own_address()
+        conn = TcpSocket(target, self.family, self.type, self.proto)
+        target.sockets.append(conn)
+        conn.local, conn.remote = (addr, port), (src, self.local[1])
+        self.local, self.remote = (src, self.local[1]), (addr, port)
+        fam = 6 if is_v6 else 4
+        conn._flow_in = FlowKey(fam, src, addr, self.local[1], port)
+        self._flow_in = FlowKey(fam, addr, src, port, self.local[1])
+        self.peer, conn.peer = conn, self
+        self.state = conn.state = "ESTABLISHED"
+        self._peer_rwnd, conn._peer_rwnd = conn.rcvbuf, self.rcvbuf
+        listener._backlog.append(conn)
+
+    def getsockname(self) -> tuple:
+        self._check_open()
+        if self.local is None:
+            return ("::", 0, 0, 0) if self.family == _socket.AF_INET6 else ("0.0.0.0", 0)
+        return self._addr_tuple(self.local)
+
+    def getpeername(self) -> tuple:
+        self._check_open()
+        if self.remote is None:
+            raise DevmemError(errno.ENOTCONN)
+        return self._addr_tuple(self.remote)
+
+    def _set_rcvbuf(self, value: int) -> None:
+        self.rcvbuf = max(4608, 2 * value)  # the kernel doubles SO_RCVBUF
+
+    # ---- waiting on the virtual clock -----------------------------------------------------
+    def _wait(self, ready, what: str, flags: int = 0) -> None:
+        if ready():
+            return
+        lab = self.host.lab
+        if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
+            raise BlockingIOError(errno.EAGAIN, os_strerror(errno.EAGAIN))
+        deadline = None if self._timeout is None else lab.now_ns + int(self._timeout * 1e9)
+        if lab.run_until(ready, deadline):
+            return
+        if deadline is not None:
+            raise TimeoutError("timed out")
+        raise BlockingIOError(errno.EAGAIN, self._forever_message(what))
+
+    def _forever_message(self, what: str) -> str:
+        msg = f"{what} would block forever: nothing more can arrive in the lab"
+        drops = sum(q.stats.alloc_fail for q in self.host.nic.rx_queues)
+        if drops:
+            msg += (f" (the NIC dropped {drops} packets for lack of a free net_iov: return "
+                    "tokens with SO_DEVMEM_DONTNEED)")
+        return msg
+
+    # ---- sending ----------------------------------------------------------------------------
+    def send(self, data: bytes, flags: int = 0) -> int:
+        self._check_open()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a bytes-like object is required, not '{type_name(data)}'")
+        if self.state not in ("ESTABLISHED", "CLOSE_WAIT") or self.peer is None:
+            raise DevmemError(errno.EPIPE if self._fin_queued else errno.ENOTCONN)
+        if self._err:
+            err, self._err = self._err, 0
+            raise DevmemError(err)
+        self._sndbuf += data
+        self._transmit()
+        return len(data)
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        self.send(data, flags)
+
+    @property
+    def write_seq(self) -> int:
+        return self.snd_una + len(self._sndbuf)
+
+    @property
+    def mss(self) -> int:
+        fam = 6 if self.family == _socket.AF_INET6 else 4
+        return self.host.nic.mtu - header_len(fam) + 14
+
+    def _transmit(self) -> None:
+        peer = self.peer
+        if peer is None:
+            return
+        lab = self.host.lab
+        mss = self.mss
+        hdr = header_len(self._flow_in.family)
+        view = memoryview(self._sndbuf)
+        window = self._peer_rwnd
+        end = self.write_seq
+        while self.snd_nxt < end:
+            in_flight = self.snd_nxt - self.snd_una
+            room = window - in_flight
+            if room <= 0:
+                break
+            n = min(mss, end - self.snd_nxt, room)
+            start = self.snd_nxt - self.snd_una
+            payload = bytes(view[start:start + n])
+            lab.transmit(self.host, n + hdr, partial(peer._on_segment, self.snd_nxt, payload))
+            self.snd_nxt += n
+        view.release()
+        if self._fin_queued and not self._fin_sent and self.snd_nxt == end:
+            self._fin_sent = True
+            lab.transmit(self.host, hdr, partial(peer._on_fin, end))
+            self.snd_nxt = end + 1
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer_armed or self.snd_una >= self.snd_nxt or self._err:
+            return
+        self._timer_armed = True
+        gen = self._timer_gen
+        self.host.lab.schedule(self._rto_ns, partial(self._on_timeout, gen))
+
+    def _on_timeout(self, gen: int) -> None:
+        if gen != self._timer_gen:
+            return
+        self._timer_armed = False
+        if self.snd_una >= self.snd_nxt:
+            return
+        self._retries += 1
+        if self._retries > TCP_RETRIES2:
+            self._err = errno.ETIMEDOUT
+            return
+        self.retransmits += 1
+        self.snd_nxt = self.snd_una  # go-back-N
+        self._fin_sent = False
+        self._rto_ns = min(2 * self._rto_ns, TCP_RTO_MAX_NS)
+        self._timer_gen += 1
+        self._transmit()
+
+    def _on_ack(self, ack: int, rwnd: int) -> None:
+        self._peer_rwnd = rwnd
+        if ack > self.snd_una:
+            acked = min(ack, self.write_seq) - self.snd_una
+            del self._sndbuf[:acked]
+            self.snd_una = ack
+            self.snd_nxt = max(self.snd_nxt, ack)
+            self._retries = 0
+            self._rto_ns = TCP_RTO_MIN_NS
+            self._timer_gen += 1
+            self._timer_armed = False
+        self._transmit()
+
+    # ---- receiving (softirq side) -----------------------------------------------------------
+    def _rwnd(self) -> int:
+        return max(0, self.rcvbuf - self._rq_bytes)
+
+    def _send_ack(self) -> None:
+        peer = self.peer
+        if peer is not None:
+            self.host.lab.schedule(self.host.lab.delay_ns,
+                                   partial(peer._on_ack, self.rcv_nxt, self._rwnd()))
+
+    def _on_segment(self, seq: int, payload: bytes) -> None:
+        skb = receive(self.host.nic, self._flow_in, seq, payload)
+        if skb is None:
+            return  # dropped by the NIC: no ACK, the sender will time out and resend
+        if seq != self.rcv_nxt or self._closed or self._fin_rcvd:
+            skb.free()  # duplicate or beyond a hole: discarded (no out-of-order queue)
+        else:
+            self._rq.append(skb)
+            self._rq_bytes += skb.length
+            self.rcv_nxt += skb.length
+        self._send_ack()
+
+    def _on_fin(self, seq: int) -> None:
+        if seq == self.rcv_nxt and not self._fin_rcvd:
+            self._fin_rcvd = True
+            self.rcv_nxt += 1
+            if self.state == "ESTABLISHED":
+                self.state = "CLOSE_WAIT"
+        self._send_ack()
+
+    def _on_reset(self) -> None:
+        self._err = errno.ECONNRESET
+        self.state = "CLOSE"
+        self._timer_gen += 1
+
+    # ---- recvmsg -----------------------------------------------------------------------------
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """``recv(2)``: ``recvmsg`` without a control buffer."""
+        return self.recvmsg(bufsize, 0, flags)[0]
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
+        """``recvmsg(2)`` with the devmem rules of ``tcp_recvmsg_locked``.
+
+        Returns ``(data, ancdata, msg_flags, address)`` as ``socket.recvmsg``: ``len(data)``
+        is the kernel's return value (linear + dmabuf bytes); only linear bytes are written,
+        packed at the front as the iov saw them; the rest is zero bytes.
+
+        Raises
+        ------
+        OSError
+            EFAULT: devmem data read without MSG_SOCK_DEVMEM, or with a control buffer too
+            small for its first cmsg (the data stays queued). ENOTCONN: not connected.
+            ECONNRESET / ETIMEDOUT: the connection died. BlockingIOError (EAGAIN) when
+            nothing is queued and the socket is non-blocking or nothing can ever arrive;
+            TimeoutError after ``settimeout``.
+        """
+        self._check_open()
+        for name, v in (("bufsize", bufsize), ("ancbufsize", ancbufsize), ("flags", flags)):
+            _check_int(name, v)
+        if bufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        if ancbufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        if self.state == "LISTEN" or (self.state == "CLOSE" and self.peer is None):
+            raise DevmemError(errno.ENOTCONN)
+        return self._recvmsg_locked(bufsize, ancbufsize, flags)
+
+    def _recvmsg_locked(self, length: int, ancbufsize: int, flags: int):
+        devmem_ok = bool(flags & uapi.MSG_SOCK_DEVMEM)
+        trunc = bool(flags & uapi.MSG_TRUNC)
+        peek = bool(flags & uapi.MSG_PEEK)
+        target = length if flags & uapi.MSG_WAITALL else min(1, length)
+        room = ancbufsize
+        ancdata: list = []
+        linear: list[bytes] = []
+        copied = 0
+        last_dmabuf: bool | None = None
+        idx, offset = 0, self._rq_off
+        consumed_skbs = 0
+        while length > 0:
+            if idx >= len(self._rq):
+                if copied >= target or self._fin_rcvd or self._err:
+                    break
+                if copied and (self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT):
+                    break
+                queued = len(self._rq)
+                self._wait(lambda: len(self._rq) > queued or self._fin_rcvd or bool(self._err),
+                           "recvmsg", flags)
+                continue
+            skb = self._rq[idx]
+            used = min(skb.length - offset, length)
+            if not trunc:
+                is_dmabuf = not skb.readable
+                if last_dmabuf is not None and last_dmabuf != is_dmabuf:
+                    break
+                if skb.readable:
+                    linear.append(skb.linear[offset:offset + used])
+                else:
+                    if not devmem_ok:
+                        if not copied:
+                            copied = -errno.EFAULT
+                        break
+                    sent, room = self._recvmsg_dmabuf(skb, offset, used, linear, ancdata, room)
+                    if sent <= 0:
+                        if not copied:
+                            copied = -errno.EFAULT
+                        break
+                    used = sent
+                last_dmabuf = is_dmabuf
+            copied += used
+            length -= used
+            offset += used
+            if offset < skb.length:
+                continue
+            idx += 1
+            offset = 0
+            if not peek:
+                consumed_skbs += 1
+        if not peek:
+            self._consume(consumed_skbs, offset if idx < len(self._rq) else 0, copied)
+        if copied < 0:
+            raise DevmemError(-copied)
+        if copied == 0 and self._err and not self._rq:
+            err, self._err = self._err, 0
+            raise DevmemError(err)
+        data = b"".join(linear)
+        data += bytes(copied - len(data))
+        return data, ancdata, 0, None
+
+    def _consume(self, skbs: int, offset: int, copied: int) -> None:
+        was_blocked = self._rwnd() < self.mss
+        for _ in range(skbs):
+            skb = self._rq.popleft()
+            self._rq_bytes -= skb.length
+            skb.free()
+        self._rq_off = offset
+        if copied > 0 and was_blocked and self.peer is not None:
+            self._send_ack()  # window update
+
+    def _recvmsg_dmabuf(self, skb: Skb, offset: int, remaining: int, linear: list,
+                        ancdata: list, room: int) -> tuple[int, int]:
+        """``tcp_recvmsg_dmabuf``: returns (bytes reported or -errno, control room left)."""
+        sent = 0
+        need = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
+        space = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
+        headlen = len(skb.linear)
+        if offset < headlen:
+            copy = min(headlen - offset, remaining)
+            linear.append(skb.linear[offset:offset + copy])
+            if room < need:  # put_cmsg_notrunc: ETOOSMALL
+                linear.pop()
+                return (sent or -uapi.ETOOSMALL), room
+            room -= min(space, room)
+            ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_LINEAR,
+                            uapi.DmabufCmsg(0, copy, 0, 0).pack()))
+            sent += copy
+            offset += copy
+            remaining -= copy
+            if remaining == 0:
+                return sent, room
+        start = headlen
+        for binding, niov, foff, fsize in skb.frags:
+            end = start + fsize
+            if offset < end:
+                copy = min(end - offset, remaining)
+                if room < need:
+                    return (sent or -uapi.ETOOSMALL), room
+                room -= min(space, room)
+                token = self._token_alloc()
+                self._tokens[token] = (binding, niov)
+                binding.get(niov)
+                frag_offset = binding.virtual_addr(niov) + foff + (offset - start)
+                ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF,
+                                uapi.DmabufCmsg(frag_offset, copy, token, binding.id).pack()))
+                sent += copy
+                offset += copy
+                remaining -= copy
+                if remaining == 0:
+                    return sent, room
+            start = end
+        return (sent if remaining == 0 else (sent or -errno.EFAULT)), room
+
+    # ---- tokens ----------------------------------------------------------------------------
+    def _token_alloc(self) -> int:
+        """Lowest free token >= 1 (``XA_FLAGS_ALLOC1``, ``xa_limit_31b``)."""
+        if self._tok_free:
+            return heapq.heappop(self._tok_free)
+        token = self._tok_next
+        self._tok_next += 1
+        return token
+
+    @property
+    def tokens_held(self) -> int:
+        """How many tokens user space holds on this socket (frags not yet returned)."""
+        return len(self._tokens)
+
+    def _devmem_dontneed(self, data: bytes) -> int:
+        """``sock_devmem_dontneed``: free the frags named by ``struct dmabuf_token`` ranges."""
+        if len(data) % uapi.DMABUF_TOKEN_SIZE or \
+                len(data) > uapi.DMABUF_TOKEN_SIZE * uapi.MAX_DONTNEED_TOKENS:
+            raise DevmemError(errno.EINVAL)
+        cap = uapi.MAX_DONTNEED_FRAGS if self.host.kernel.version.dontneed_frag_cap else None
+        examined = freed = 0
+        for i in range(0, len(data), 8):
+            start, count = struct.unpack_from("=II", data, i)
+            if cap is not None:
+                count = min(count, cap - examined)
+            examined += count
+            if count <= 4096:
+                candidates = [(start + j) & _U32 for j in range(count)]
+            else:  # a huge range: visit only the tokens that exist
+                candidates = sorted(t for t in self._tokens if (t - start) & _U32 < count)
+            for token in candidates:
+                entry = self._tokens.pop(token, None)
+                if entry is None:
+                    continue
+                binding, niov = entry
+                binding.put(niov)
+                heapq.heappush(self._tok_free, token)
+                freed += 1
+            if cap is not None and examined >= cap:
+                break
+        return freed
+
+    # ---- closing -----------------------------------------------------------------------------
+    def shutdown(self, how: int) -> None:
+        self._check_open()
+        if self.peer is None:
+            raise DevmemError(errno.ENOTCONN)
+        if how in (_socket.SHUT_WR, _socket.SHUT_RDWR) and not self._fin_queued:
+            self._fin_queued = True
+            self._transmit()
+
+    def close(self) -> None:
+        """``close(2)``: frees every token and queued skb; FIN (or RST if data was unread)."""
+        if self._closed:
+            return
+        self._closed = True
+        for binding, niov in self._tokens.values():
+            binding.put(niov)
+        self._tokens.clear()
+        unread = self._rq_bytes - self._rq_off
+        while self._rq:
+            self._rq.popleft().free()
+        self._rq_bytes = self._rq_off = 0
+        if self.local and self.host.ports.get(self.local[1]) is self:
+            del self.host.ports[self.local[1]]
+        for conn in self._backlog:
+            conn.close()
+        self._backlog.clear()
+        if self.peer is not None and self.state != "CLOSE":
+            if unread:
+                peer = self.peer
+                self.host.lab.schedule(self.host.lab.delay_ns, peer._on_reset)
+                self._sndbuf.clear()
+                self._timer_gen += 1
+            elif not self._fin_queued:
+                self._fin_queued = True
+                self._transmit()
+        self.state = "CLOSE" if self.peer is None else self.state
+
+
+def os_strerror(err: int) -> str:
+    import os
+    return os.strerror(err)
