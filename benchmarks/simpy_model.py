@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import importlib
 import math
 import sys
 from collections import deque
@@ -24,26 +25,70 @@ from pathlib import Path
 
 import simpy
 
+# run from a checkout without installing: put the repository root on the path first
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from devmem_lab import exhaustion  # noqa: E402
-from devmem_lab.bandwidth import packet_bytes  # noqa: E402
+exhaustion = importlib.import_module("devmem_lab.exhaustion")
+packet_bytes = importlib.import_module("devmem_lab.bandwidth").packet_bytes
 
 #: Cases the two models must agree on (drops and goodput within 1 %).
 CASES: dict[str, dict] = {
-    "fixed, below knee": dict(pool_pages=512, line_rate_gbps=100, hold_s=100e-6,
-                              duration_s=3e-3, dist="fixed"),
-    "fixed, 2x knee": dict(pool_pages=512, line_rate_gbps=100, hold_s=340e-6,
-                           duration_s=3e-3, dist="fixed"),
-    "exponential, at knee": dict(pool_pages=512, line_rate_gbps=100, hold_s=170e-6,
-                                 duration_s=3e-3, dist="exponential", seed=1),
-    "exponential, batch 32": dict(pool_pages=512, line_rate_gbps=100, hold_s=200e-6,
-                                  duration_s=3e-3, dist="exponential", batch=32, seed=2),
-    "pareto, 1.5x knee": dict(pool_pages=512, line_rate_gbps=100, hold_s=260e-6,
-                              duration_s=3e-3, dist="pareto", seed=3),
-    "stalls": dict(pool_pages=512, line_rate_gbps=100, hold_s=100e-6, duration_s=3e-3,
-                   dist="stall", stall_every_s=1e-3, stall_s=300e-6),
-    "mtu 8244, 2 niovs/packet": dict(pool_pages=1024, line_rate_gbps=100, hold_s=400e-6,
-                                     duration_s=3e-3, dist="exponential", mtu=8244, seed=4),
+    "fixed, below knee": {
+        "pool_pages": 512,
+        "line_rate_gbps": 100,
+        "hold_s": 100e-6,
+        "duration_s": 3e-3,
+        "dist": "fixed",
+    },
+    "fixed, 2x knee": {
+        "pool_pages": 512,
+        "line_rate_gbps": 100,
+        "hold_s": 340e-6,
+        "duration_s": 3e-3,
+        "dist": "fixed",
+    },
+    "exponential, at knee": {
+        "pool_pages": 512,
+        "line_rate_gbps": 100,
+        "hold_s": 170e-6,
+        "duration_s": 3e-3,
+        "dist": "exponential",
+        "seed": 1,
+    },
+    "exponential, batch 32": {
+        "pool_pages": 512,
+        "line_rate_gbps": 100,
+        "hold_s": 200e-6,
+        "duration_s": 3e-3,
+        "dist": "exponential",
+        "batch": 32,
+        "seed": 2,
+    },
+    "pareto, 1.5x knee": {
+        "pool_pages": 512,
+        "line_rate_gbps": 100,
+        "hold_s": 260e-6,
+        "duration_s": 3e-3,
+        "dist": "pareto",
+        "seed": 3,
+    },
+    "stalls": {
+        "pool_pages": 512,
+        "line_rate_gbps": 100,
+        "hold_s": 100e-6,
+        "duration_s": 3e-3,
+        "dist": "stall",
+        "stall_every_s": 1e-3,
+        "stall_s": 300e-6,
+    },
+    "mtu 8244, 2 niovs/packet": {
+        "pool_pages": 1024,
+        "line_rate_gbps": 100,
+        "hold_s": 400e-6,
+        "duration_s": 3e-3,
+        "dist": "exponential",
+        "mtu": 8244,
+        "seed": 4,
+    },
 }
 
 
@@ -54,10 +99,21 @@ def _stall(done: float, every: float, stall: float) -> float:
     return end if done >= end - stall else done
 
 
-def simulate_simpy(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: float,
-                   seed: int = 0, *, mtu: int = 4148, dist: str = "exponential",
-                   batch: int = 1, rto_s: float = 1e-3, tail_alpha: float = 1.5,
-                   stall_every_s: float = 10e-3, stall_s: float = 2e-3) -> dict:
+def simulate_simpy(
+    pool_pages: int,
+    line_rate_gbps: float,
+    hold_s: float,
+    duration_s: float,
+    seed: int = 0,
+    *,
+    mtu: int = 4148,
+    dist: str = "exponential",
+    batch: int = 1,
+    rto_s: float = 1e-3,
+    tail_alpha: float = 1.5,
+    stall_every_s: float = 10e-3,
+    stall_s: float = 2e-3,
+) -> dict:
     """Run the SimPy model; returns ``drops``, ``goodput_gbps``, ``min_free_pages``, ..."""
     pkt = packet_bytes(mtu)
     k = -(-pkt["payload"] // exhaustion.NIOV_BYTES)
@@ -73,7 +129,7 @@ def simulate_simpy(pool_pages: int, line_rate_gbps: float, hold_s: float, durati
 
     def complete(_event) -> None:
         st["done"] += 1
-        if st["done"] * k >= batch:               # a batch of tokens is ready
+        if st["done"] * k >= batch:  # a batch of tokens is ready
             pool.put(st["done"] * k)
             st["done"] = 0
 
@@ -101,8 +157,13 @@ def simulate_simpy(pool_pages: int, line_rate_gbps: float, hold_s: float, durati
     env.process(sender())
     env.run(until=n * slot)
     goodput = st["accepted"] * pkt["payload"] * 8 / duration_s / 1e9
-    return {"drops": st["drops"], "goodput_gbps": goodput, "min_free_pages": st["min_free"],
-            "arrivals": n, "retransmits": st["rtx"]}
+    return {
+        "drops": st["drops"],
+        "goodput_gbps": goodput,
+        "min_free_pages": st["min_free"],
+        "arrivals": n,
+        "retransmits": st["rtx"],
+    }
 
 
 def compare(cases: dict[str, dict] | None = None):
@@ -113,11 +174,17 @@ def compare(cases: dict[str, dict] | None = None):
     for name, case in (cases or CASES).items():
         ref = simulate_simpy(**case)
         got = exhaustion.summarize(exhaustion.simulate(**case))
-        rows.append({"case": name, "drops_simpy": ref["drops"], "drops_numpy": got["drops"],
-                     "goodput_simpy_gbps": ref["goodput_gbps"],
-                     "goodput_numpy_gbps": got["goodput_gbps"],
-                     "min_free_simpy": ref["min_free_pages"],
-                     "min_free_numpy": got["min_free_pages"]})
+        rows.append(
+            {
+                "case": name,
+                "drops_simpy": ref["drops"],
+                "drops_numpy": got["drops"],
+                "goodput_simpy_gbps": ref["goodput_gbps"],
+                "goodput_numpy_gbps": got["goodput_gbps"],
+                "min_free_simpy": ref["min_free_pages"],
+                "min_free_numpy": got["min_free_pages"],
+            }
+        )
     return pd.DataFrame(rows).set_index("case")
 
 

@@ -46,18 +46,18 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
 __all__ = [
-    "PATHS",
     "DRAM_PEAK_GBPS",
-    "PCIE_X16_GBPS",
-    "ETH_WIRE_OVERHEAD_BYTES",
     "ETH_HEADER_BYTES",
-    "packet_bytes",
-    "per_packet_bytes",
+    "ETH_WIRE_OVERHEAD_BYTES",
+    "PATHS",
+    "PCIE_X16_GBPS",
     "host_memory_traffic",
-    "traffic_vs_line_rate",
     "max_line_rate_gbps",
     "measure_copy_cost",
+    "packet_bytes",
+    "per_packet_bytes",
     "plot_dram_vs_line_rate",
+    "traffic_vs_line_rate",
 ]
 
 #: Receive paths, in the order of the DataFrame index.
@@ -67,8 +67,11 @@ PATHS: tuple[str, ...] = ("copy", "zerocopy", "devmem")
 DRAM_PEAK_GBPS: dict[str, float] = {"DDR5-4800 8 ch": 307.2, "DDR5-4800 12 ch": 460.8}
 
 #: PCIe x16 bandwidth per direction after encoding, GB/s (``pcie3_x16`` .. ``pcie5_x16``).
-PCIE_X16_GBPS: dict[str, float] = {"PCIe Gen3 x16": 15.75, "PCIe Gen4 x16": 31.5,
-                                   "PCIe Gen5 x16": 63.0}
+PCIE_X16_GBPS: dict[str, float] = {
+    "PCIe Gen3 x16": 15.75,
+    "PCIe Gen4 x16": 31.5,
+    "PCIe Gen5 x16": 63.0,
+}
 
 #: Preamble+SFD 8, MAC header 14, FCS 4, inter-frame gap 12 (``eth_wire_overhead``).
 ETH_WIRE_OVERHEAD_BYTES = 38
@@ -79,11 +82,19 @@ _L34_HEADER_BYTES = {4: 20 + 32, 6: 40 + 32}
 
 
 # --------------------------------------------------------------------------- validation
-def _number(name: str, value: Any, *, minimum: float | None = None, strict: bool = False,
-            maximum: float | None = None, integer: bool = False) -> float:
+def _number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    strict: bool = False,
+    maximum: float | None = None,
+    integer: bool = False,
+) -> float:
     """Return ``value`` as a float or raise ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        # the issue asks for ValueError on non-numeric input, so callers catch one class
+        raise ValueError(f"{name} must be a number, got {value!r}")  # noqa: TRY004
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -133,8 +144,12 @@ def packet_bytes(mtu: int = 1500, ip_version: int = 4) -> dict[str, int]:
     {'wire': 1538, 'frame': 1514, 'header': 66, 'payload': 1448}
     """
     m, l34 = _check_mtu(mtu, ip_version)
-    return {"wire": m + ETH_WIRE_OVERHEAD_BYTES, "frame": m + ETH_HEADER_BYTES,
-            "header": ETH_HEADER_BYTES + l34, "payload": m - l34}
+    return {
+        "wire": m + ETH_WIRE_OVERHEAD_BYTES,
+        "frame": m + ETH_HEADER_BYTES,
+        "header": ETH_HEADER_BYTES + l34,
+        "payload": m - l34,
+    }
 
 
 # Per-packet byte movements, before DDIO: who touches which bytes on each path.
@@ -145,13 +160,13 @@ def _steps(pkt: dict[str, int], header_split: bool) -> dict[str, tuple[float, fl
     """Bytes per packet of each step, as (copy, zerocopy, devmem)."""
     h, p = float(pkt["header"]), float(pkt["payload"])
     steps = {
-        "nic_write": (h + p, h + p, h),        # NIC DMA into host memory (devmem: headers only)
-        "stack_read": (h, h, h),               # TCP/IP reads the headers
-        "copy_read": (p, 0.0, 0.0),            # copy_to_user reads the skb payload
-        "copy_write": (p, 0.0, 0.0),           # ... and writes the user buffer
-        "accel_read": (p, p, 0.0),             # accelerator DMA-reads host memory
+        "nic_write": (h + p, h + p, h),  # NIC DMA into host memory (devmem: headers only)
+        "stack_read": (h, h, h),  # TCP/IP reads the headers
+        "copy_read": (p, 0.0, 0.0),  # copy_to_user reads the skb payload
+        "copy_write": (p, 0.0, 0.0),  # ... and writes the user buffer
+        "accel_read": (p, p, 0.0),  # accelerator DMA-reads host memory
     }
-    if not header_split:                       # zero-copy falls back to a copy; no devmem
+    if not header_split:  # zero-copy falls back to a copy; no devmem
         steps = {k: (v[0], v[0], math.nan) for k, v in steps.items()}
     return steps
 
@@ -159,19 +174,22 @@ def _steps(pkt: dict[str, int], header_split: bool) -> dict[str, tuple[float, fl
 def _per_packet(pkt: dict[str, int], header_split: bool, ddio: float) -> dict[str, np.ndarray]:
     """DRAM write/read, CPU copy and host PCIe bytes per packet (arrays in PATHS order)."""
     st = {k: np.array(v) for k, v in _steps(pkt, header_split).items()}
-    miss = 1.0 - ddio                          # share of NIC-written bytes that reach DRAM
+    miss = 1.0 - ddio  # share of NIC-written bytes that reach DRAM
     # DDIO: the first reader of NIC-written bytes may find them in the LLC. For the headers
     # that is the stack; for the payload the copy (copy path) or the accelerator (zero-copy).
     first_payload_read = st["copy_read"] + np.array([0.0, 1.0, 1.0]) * st["accel_read"]
     later_reads = st["accel_read"] - np.array([0.0, 1.0, 1.0]) * st["accel_read"]
-    return {"w": st["nic_write"] * miss + st["copy_write"],
-            "r": (st["stack_read"] + first_payload_read) * miss + later_reads,
-            "cpu": st["copy_write"],
-            "pcie_host": st["nic_write"] + st["accel_read"]}
+    return {
+        "w": st["nic_write"] * miss + st["copy_write"],
+        "r": (st["stack_read"] + first_payload_read) * miss + later_reads,
+        "cpu": st["copy_write"],
+        "pcie_host": st["nic_write"] + st["accel_read"],
+    }
 
 
-def per_packet_bytes(mtu: int = 1500, *, header_split: bool = True, ip_version: int = 4
-                     ) -> pd.DataFrame:
+def per_packet_bytes(
+    mtu: int = 1500, *, header_split: bool = True, ip_version: int = 4
+) -> pd.DataFrame:
     """Who moves which bytes of one received packet on each path (no DDIO).
 
     The steps behind :func:`host_memory_traffic`: ``nic_write`` (NIC DMA into host memory),
@@ -202,29 +220,37 @@ def per_packet_bytes(mtu: int = 1500, *, header_split: bool = True, ip_version: 
 
     pkt, _, _ = _validate(0.0, mtu, 1, header_split, 0.0, ip_version)
     st = _steps(pkt, bool(header_split))
-    df = pd.DataFrame({f"{k}_bytes": st[k] for k in _STEPS},
-                      index=pd.Index(list(PATHS), name="path"))
+    df = pd.DataFrame(
+        {f"{k}_bytes": st[k] for k in _STEPS}, index=pd.Index(list(PATHS), name="path")
+    )
     df["dram_bytes"] = df.sum(axis=1, skipna=False)
     df["payload_bytes"] = float(pkt["payload"])
     return df
 
 
-def _validate(line_rate_gbps: Any, mtu: Any, nics: Any, header_split: Any, ddio_share: Any,
-              ip_version: Any) -> tuple[dict[str, int], int, float]:
+def _validate(
+    line_rate_gbps: Any, mtu: Any, nics: Any, header_split: Any, ddio_share: Any, ip_version: Any
+) -> tuple[dict[str, int], int, float]:
     pkt = packet_bytes(mtu, ip_version)
     n = int(_number("nics", nics, minimum=1, integer=True))
     d = _number("ddio_share", ddio_share, minimum=0.0, maximum=1.0)
     if not isinstance(header_split, (bool, np.bool_)):
-        raise ValueError(f"header_split must be True or False, got {header_split!r}")
+        raise ValueError(f"header_split must be True or False, got {header_split!r}")  # noqa: TRY004
     rates = np.atleast_1d(np.asarray(line_rate_gbps, dtype=object))
     for r in rates:
         _number("line_rate_gbps", r, minimum=0.0)
     return pkt, n, d
 
 
-def host_memory_traffic(line_rate_gbps: float, mtu: int = 1500, nics: int = 1, *,
-                        header_split: bool = True, ddio_share: float = 0.0,
-                        ip_version: int = 4) -> pd.DataFrame:
+def host_memory_traffic(
+    line_rate_gbps: float,
+    mtu: int = 1500,
+    nics: int = 1,
+    *,
+    header_split: bool = True,
+    ddio_share: float = 0.0,
+    ip_version: int = 4,
+) -> pd.DataFrame:
     """Host DRAM and PCIe traffic of the copy, zero-copy and devmem receive paths.
 
     Every NIC receives full-size TCP packets back to back at ``line_rate_gbps``; the payload
@@ -274,29 +300,38 @@ def host_memory_traffic(line_rate_gbps: float, mtu: int = 1500, nics: int = 1, *
     rate = _number("line_rate_gbps", line_rate_gbps, minimum=0.0)
     pkt, n, d = _validate(rate, mtu, nics, header_split, ddio_share, ip_version)
     per = _per_packet(pkt, bool(header_split), d)
-    pps = rate * 1e9 / 8.0 / pkt["wire"] * n            # packets per second, all NICs
+    pps = rate * 1e9 / 8.0 / pkt["wire"] * n  # packets per second, all NICs
     dram = (per["w"] + per["r"]) * pps / 1e9
     with np.errstate(invalid="ignore"):
         saving = 1.0 - dram / dram[0] if dram[0] > 0 else np.zeros(3)
-    df = pd.DataFrame({
-        "dram_GBps": dram,
-        "dram_write_GBps": per["w"] * pps / 1e9,
-        "dram_read_GBps": per["r"] * pps / 1e9,
-        "dram_bytes_per_payload_byte": (per["w"] + per["r"]) / pkt["payload"],
-        "cpu_copy_GBps": per["cpu"] * pps / 1e9,
-        "pcie_host_GBps": per["pcie_host"] * pps / 1e9,
-        "pcie_nic_GBps": np.full(3, pkt["frame"] * pps / n / 1e9),
-        "goodput_GBps": np.full(3, pkt["payload"] * pps / 1e9),
-        "saving_vs_copy": saving,
-    }, index=pd.Index(list(PATHS), name="path"))
+    df = pd.DataFrame(
+        {
+            "dram_GBps": dram,
+            "dram_write_GBps": per["w"] * pps / 1e9,
+            "dram_read_GBps": per["r"] * pps / 1e9,
+            "dram_bytes_per_payload_byte": (per["w"] + per["r"]) / pkt["payload"],
+            "cpu_copy_GBps": per["cpu"] * pps / 1e9,
+            "pcie_host_GBps": per["pcie_host"] * pps / 1e9,
+            "pcie_nic_GBps": np.full(3, pkt["frame"] * pps / n / 1e9),
+            "goodput_GBps": np.full(3, pkt["payload"] * pps / 1e9),
+            "saving_vs_copy": saving,
+        },
+        index=pd.Index(list(PATHS), name="path"),
+    )
     if not header_split:
         df.loc["devmem", ["pcie_nic_GBps", "goodput_GBps"]] = math.nan
     return df
 
 
-def traffic_vs_line_rate(line_rates_gbps, mtu: int = 1500, nics: int = 1, *,
-                         header_split: bool = True, ddio_share: float = 0.0,
-                         ip_version: int = 4) -> pd.DataFrame:
+def traffic_vs_line_rate(
+    line_rates_gbps,
+    mtu: int = 1500,
+    nics: int = 1,
+    *,
+    header_split: bool = True,
+    ddio_share: float = 0.0,
+    ip_version: int = 4,
+) -> pd.DataFrame:
     """Host DRAM traffic of each path over a range of line rates (vectorised).
 
     Same model as :func:`host_memory_traffic`, evaluated for many rates at once.
@@ -324,17 +359,23 @@ def traffic_vs_line_rate(line_rates_gbps, mtu: int = 1500, nics: int = 1, *,
     pkt, n, d = _validate(line_rates_gbps, mtu, nics, header_split, ddio_share, ip_version)
     rates = np.asarray(line_rates_gbps, dtype=float).ravel()
     per = _per_packet(pkt, bool(header_split), d)
-    pps = rates * 1e9 / 8.0 / pkt["wire"] * n                       # shape (R,)
-    dram = np.outer(pps, per["w"] + per["r"]) / 1e9                 # shape (R, 3)
+    pps = rates * 1e9 / 8.0 / pkt["wire"] * n  # shape (R,)
+    dram = np.outer(pps, per["w"] + per["r"]) / 1e9  # shape (R, 3)
     cols = {f"{p}_dram_GBps": dram[:, i] for i, p in enumerate(PATHS)}
     cols["pcie_nic_GBps"] = pkt["frame"] * pps / n / 1e9
     cols["goodput_GBps"] = pkt["payload"] * pps / 1e9
     return pd.DataFrame(cols, index=pd.Index(rates, name="line_rate_gbps"))
 
 
-def max_line_rate_gbps(dram_ceiling_GBps: float, mtu: int = 1500, nics: int = 1, *,
-                       header_split: bool = True, ddio_share: float = 0.0,
-                       ip_version: int = 4) -> pd.Series:
+def max_line_rate_gbps(
+    dram_ceiling_GBps: float,
+    mtu: int = 1500,
+    nics: int = 1,
+    *,
+    header_split: bool = True,
+    ddio_share: float = 0.0,
+    ip_version: int = 4,
+) -> pd.Series:
     """Per-NIC line rate at which each path alone would use ``dram_ceiling_GBps`` of DRAM.
 
     Traffic is linear in the rate, so this is the ceiling divided by the traffic at 1 Gb/s.
@@ -352,8 +393,9 @@ def max_line_rate_gbps(dram_ceiling_GBps: float, mtu: int = 1500, nics: int = 1,
         ``dram_ceiling_GBps`` not a positive number, or a bad model parameter.
     """
     ceiling = _number("dram_ceiling_GBps", dram_ceiling_GBps, minimum=0.0, strict=True)
-    per_gbps = host_memory_traffic(1.0, mtu, nics, header_split=header_split,
-                                   ddio_share=ddio_share, ip_version=ip_version)["dram_GBps"]
+    per_gbps = host_memory_traffic(
+        1.0, mtu, nics, header_split=header_split, ddio_share=ddio_share, ip_version=ip_version
+    )["dram_GBps"]
     with np.errstate(divide="ignore"):
         out = ceiling / per_gbps
     return out.rename("max_line_rate_gbps")
@@ -402,8 +444,9 @@ def _tcp_loopback_GBps(total_bytes: int, chunk: int = 1 << 20, timeout_s: float 
     return got / dt / 1e9
 
 
-def measure_copy_cost(nbytes: int = 64 << 20, repeats: int = 5,
-                      tcp_bytes: int = 256 << 20) -> pd.DataFrame:
+def measure_copy_cost(
+    nbytes: int = 64 << 20, repeats: int = 5, tcp_bytes: int = 256 << 20
+) -> pd.DataFrame:
     """Measure what copying received bytes costs on this machine (one core).
 
     Three copies a receiver can do: ``numpy`` (``np.copyto``, a memcpy), ``bytes``
@@ -440,7 +483,7 @@ def measure_copy_cost(nbytes: int = 64 << 20, repeats: int = 5,
     tb = int(_number("tcp_bytes", tcp_bytes, minimum=0, integer=True))
     src = np.ones(n, dtype=np.uint8)
     dst = np.empty_like(src)
-    np.copyto(dst, src)                                   # fault the pages in
+    np.copyto(dst, src)  # fault the pages in
     mv = memoryview(src)
     rates = {
         "numpy copy": _best_rate(lambda: np.copyto(dst, src), n, reps),
@@ -449,9 +492,10 @@ def measure_copy_cost(nbytes: int = 64 << 20, repeats: int = 5,
     if tb:
         rates["tcp loopback recv"] = _tcp_loopback_GBps(tb)
     gbps = np.array(list(rates.values()))
-    return pd.DataFrame({"copy_GBps": gbps, "dram_GBps": 2 * gbps,
-                         "ns_per_4KiB": 4096 / gbps},
-                        index=pd.Index(list(rates), name="method"))
+    return pd.DataFrame(
+        {"copy_GBps": gbps, "dram_GBps": 2 * gbps, "ns_per_4KiB": 4096 / gbps},
+        index=pd.Index(list(rates), name="method"),
+    )
 
 
 # --------------------------------------------------------------------------- plotting

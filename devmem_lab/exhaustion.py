@@ -32,8 +32,9 @@ Figures used (``data/figures.csv``): ``net_iov_size``, ``ncdevmem_udmabuf`` (160
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,25 +44,30 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
 __all__ = [
-    "NIOV_BYTES",
     "DISTRIBUTIONS",
+    "NIOV_BYTES",
     "hold_times",
-    "stall_delay",
     "littles_law",
-    "simulate",
-    "summarize",
-    "sweep",
     "plot_free_pool",
     "plot_sweep",
+    "simulate",
+    "stall_delay",
+    "summarize",
+    "sweep",
 ]
 
 #: Size of one net_iov (PAGE_SIZE; data/figures.csv ``net_iov_size``).
 NIOV_BYTES = 4096
 #: Consumer hold-time distributions accepted by :func:`simulate`.
 DISTRIBUTIONS = ("fixed", "exponential", "pareto", "stall")
-_ALIASES = {"heavy": "pareto", "heavy-tailed": "pareto", "exp": "exponential",
-            "stalls": "stall", "periodic": "stall"}
-_EPS = 1e-6          # slot-time tolerance: a return this close before an arrival serves it
+_ALIASES = {
+    "heavy": "pareto",
+    "heavy-tailed": "pareto",
+    "exp": "exponential",
+    "stalls": "stall",
+    "periodic": "stall",
+}
+_EPS = 1e-6  # slot-time tolerance: a return this close before an arrival serves it
 _W_MIN, _W_MAX = 1024, 1 << 17
 
 
@@ -79,12 +85,13 @@ def _transform(u: np.ndarray, hold_s: float, dist: str, tail_alpha: float) -> np
         return np.full(u.shape, hold_s)
     if dist == "exponential":
         return -hold_s * np.log1p(-u)
-    xm = hold_s * (tail_alpha - 1.0) / tail_alpha          # Pareto I scale for that mean
+    xm = hold_s * (tail_alpha - 1.0) / tail_alpha  # Pareto I scale for that mean
     return xm * (1.0 - u) ** (-1.0 / tail_alpha)
 
 
-def hold_times(n: int, hold_s: float, dist: str = "exponential", seed: int = 0,
-               tail_alpha: float = 1.5) -> np.ndarray:
+def hold_times(
+    n: int, hold_s: float, dist: str = "exponential", seed: int = 0, tail_alpha: float = 1.5
+) -> np.ndarray:
     """Hold times (seconds) of the first ``n`` packets, as :func:`simulate` draws them.
 
     Slot ``i`` of a run always gets ``hold_times(n, ...)[i]`` whether or not its packet is
@@ -140,41 +147,72 @@ def stall_delay(done_s: np.ndarray, every_s: float, stall_s: float) -> np.ndarra
     return np.where(in_stall, period_end, done_s)
 
 
-def _params(pool_pages, line_rate_gbps, hold_s, duration_s, seed, mtu, dist, batch, rto_s,
-            tail_alpha, stall_every_s, stall_s, bin_s) -> dict:
+def _params(
+    pool_pages,
+    line_rate_gbps,
+    hold_s,
+    duration_s,
+    seed,
+    mtu,
+    dist,
+    batch,
+    rto_s,
+    tail_alpha,
+    stall_every_s,
+    stall_s,
+    bin_s,
+) -> dict:
     pages = int(_number("pool_pages", pool_pages, minimum=1, integer=True))
     rate = _number("line_rate_gbps", line_rate_gbps, minimum=0.0, strict=True)
     hold = _number("hold_s", hold_s, minimum=0.0)
     duration = _number("duration_s", duration_s, minimum=0.0, strict=True)
     pkt = packet_bytes(mtu)
-    k = -(-pkt["payload"] // NIOV_BYTES)                      # net_iovs per packet
+    k = -(-pkt["payload"] // NIOV_BYTES)  # net_iovs per packet
     if pages < k:
-        raise ValueError(f"pool_pages={pages} is smaller than one packet: mtu {int(mtu)} "
-                         f"needs {k} net_iovs of {NIOV_BYTES} B per packet")
+        raise ValueError(
+            f"pool_pages={pages} is smaller than one packet: mtu {int(mtu)} "
+            f"needs {k} net_iovs of {NIOV_BYTES} B per packet"
+        )
     d = _dist(dist)
     b = int(_number("batch", batch, minimum=1, integer=True))
-    p = dict(pool_pages=pages, line_rate_gbps=rate, hold_s=hold, duration_s=duration,
-             seed=_seed(seed), mtu=int(mtu), dist=d, batch=b,
-             rto_s=_number("rto_s", rto_s, minimum=0.0),
-             tail_alpha=_number("tail_alpha", tail_alpha, minimum=1.0, strict=True),
-             stall_every_s=_number("stall_every_s", stall_every_s, minimum=0.0, strict=True),
-             stall_s=_number("stall_s", stall_s, minimum=0.0))
+    p = {
+        "pool_pages": pages,
+        "line_rate_gbps": rate,
+        "hold_s": hold,
+        "duration_s": duration,
+        "seed": _seed(seed),
+        "mtu": int(mtu),
+        "dist": d,
+        "batch": b,
+        "rto_s": _number("rto_s", rto_s, minimum=0.0),
+        "tail_alpha": _number("tail_alpha", tail_alpha, minimum=1.0, strict=True),
+        "stall_every_s": _number("stall_every_s", stall_every_s, minimum=0.0, strict=True),
+        "stall_s": _number("stall_s", stall_s, minimum=0.0),
+    }
     if d == "stall" and p["stall_s"] >= p["stall_every_s"]:
-        raise ValueError(f"stall_s={stall_s!r} must be shorter than stall_every_s="
-                         f"{stall_every_s!r}")
+        raise ValueError(
+            f"stall_s={stall_s!r} must be shorter than stall_every_s={stall_every_s!r}"
+        )
     slot_s = pkt["wire"] * 8 / (rate * 1e9)
-    n = max(1, int(math.ceil(duration / slot_s - 1e-9)))
-    b_s = duration / 100 if bin_s is None else _number("bin_s", bin_s, minimum=0.0,
-                                                         strict=True)
-    p.update(payload_bytes=pkt["payload"], wire_bytes=pkt["wire"], niovs_per_packet=k,
-             pool_packets=pages // k, slot_s=slot_s, n_slots=n, bin_s=b_s,
-             n_bins=max(1, int(math.ceil(duration / b_s - 1e-9))),
-             batch_packets=-(-b // k))
+    n = max(1, math.ceil(duration / slot_s - 1e-9))
+    b_s = duration / 100 if bin_s is None else _number("bin_s", bin_s, minimum=0.0, strict=True)
+    p.update(
+        payload_bytes=pkt["payload"],
+        wire_bytes=pkt["wire"],
+        niovs_per_packet=k,
+        pool_packets=pages // k,
+        slot_s=slot_s,
+        n_slots=n,
+        bin_s=b_s,
+        n_bins=max(1, math.ceil(duration / b_s - 1e-9)),
+        batch_packets=-(-b // k),
+    )
     return p
 
 
-def littles_law(pool_pages: int, line_rate_gbps: float, hold_s: float | None = None,
-                mtu: int = 4148) -> dict:
+def littles_law(
+    pool_pages: int, line_rate_gbps: float, hold_s: float | None = None, mtu: int = 4148
+) -> dict:
     """Little's law for the pool: how long it lasts and where drops start.
 
     A queue that accepts ``lam`` packets/s and keeps each for ``W`` seconds holds
@@ -209,24 +247,53 @@ def littles_law(pool_pages: int, line_rate_gbps: float, hold_s: float | None = N
     >>> round(littles_law(16000, 400)["knee_hold_s"] * 1e3, 2)   # ms that 62.5 MiB lasts
     1.34
     """
-    p = _params(pool_pages, line_rate_gbps, 0.0 if hold_s is None else hold_s, 1.0, 0, mtu,
-                "fixed", 1, 0.0, 1.5, 1.0, 0.0, None)
+    p = _params(
+        pool_pages,
+        line_rate_gbps,
+        0.0 if hold_s is None else hold_s,
+        1.0,
+        0,
+        mtu,
+        "fixed",
+        1,
+        0.0,
+        1.5,
+        1.0,
+        0.0,
+        None,
+    )
     pps = 1.0 / p["slot_s"]
     line = pps * p["payload_bytes"] * 8 / 1e9
-    out = {"packets_per_s": pps, "pool_packets": p["pool_packets"],
-           "knee_hold_s": p["pool_packets"] / pps, "line_goodput_gbps": line}
+    out = {
+        "packets_per_s": pps,
+        "pool_packets": p["pool_packets"],
+        "knee_hold_s": p["pool_packets"] / pps,
+        "line_goodput_gbps": line,
+    }
     if hold_s is not None:
-        out["knee_pool_pages"] = int(math.ceil(pps * p["hold_s"] - 1e-9)) * p["niovs_per_packet"]
+        out["knee_pool_pages"] = math.ceil(pps * p["hold_s"] - 1e-9) * p["niovs_per_packet"]
         ratio = 1.0 if p["hold_s"] == 0 else min(1.0, out["knee_hold_s"] / p["hold_s"])
         out["goodput_gbps"] = line * ratio
     return out
 
 
 # --------------------------------------------------------------------------- simulator
-def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: float,
-             seed: int = 0, *, mtu: int = 4148, dist: str = "exponential", batch: int = 1,
-             rto_s: float = 1e-3, tail_alpha: float = 1.5, stall_every_s: float = 10e-3,
-             stall_s: float = 2e-3, bin_s: float | None = None) -> pd.DataFrame:
+def simulate(
+    pool_pages: int,
+    line_rate_gbps: float,
+    hold_s: float,
+    duration_s: float,
+    seed: int = 0,
+    *,
+    mtu: int = 4148,
+    dist: str = "exponential",
+    batch: int = 1,
+    rto_s: float = 1e-3,
+    tail_alpha: float = 1.5,
+    stall_every_s: float = 10e-3,
+    stall_s: float = 2e-3,
+    bin_s: float | None = None,
+) -> pd.DataFrame:
     """Simulate one devmem rx queue whose consumer holds each fragment for ``hold_s``.
 
     Models ``net/core/devmem.c`` net_iov allocation from the dma-buf genpool, the token
@@ -286,8 +353,21 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
     """
     import pandas as pd
 
-    p = _params(pool_pages, line_rate_gbps, hold_s, duration_s, seed, mtu, dist, batch, rto_s,
-                tail_alpha, stall_every_s, stall_s, bin_s)
+    p = _params(
+        pool_pages,
+        line_rate_gbps,
+        hold_s,
+        duration_s,
+        seed,
+        mtu,
+        dist,
+        batch,
+        rto_s,
+        tail_alpha,
+        stall_every_s,
+        stall_s,
+        bin_s,
+    )
     n, M, B, k = p["n_slots"], p["pool_packets"], p["batch_packets"], p["niovs_per_packet"]
     T = p["slot_s"]
     hold_slots = p["hold_s"] / T
@@ -306,8 +386,8 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
     end_free = np.full(nb, -1, np.int64)
     drop_slots: list[np.ndarray] = []
 
-    free, part = M, 0                         # free packet-units; completed, not yet returned
-    pend = np.empty(0, np.int64)              # completion slots of accepted packets
+    free, part = M, 0  # free packet-units; completed, not yet returned
+    pend = np.empty(0, np.int64)  # completion slots of accepted packets
     w_target = int(np.clip(M // 2, _W_MIN, _W_MAX))
     s0 = 0
     while s0 < n:
@@ -363,14 +443,14 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
             counts[f:] += np.bincount(cx - f, weights=sign, minlength=w - f).astype(np.int64)
         acc = ~dropped
 
-        G = Z + D                                     # free packet-units after each slot
+        G = Z + D  # free packet-units after each slot
         free = int(G[-1])
         part = int((part + C[-1]) % B)
         pend = np.concatenate((pend, c[acc & ~in_win]))
 
         # time series, per bin
         lo, hi = np.searchsorted(bin_first, s0, side="right"), np.searchsorted(bin_first, s1)
-        starts = np.unique(np.concatenate(([0], bin_first[lo:hi] - s0)))   # bin cuts
+        starts = np.unique(np.concatenate(([0], bin_first[lo:hi] - s0)))  # bin cuts
         ub = np.searchsorted(bin_first, starts + s0, side="right") - 1
         arrivals[ub] += np.diff(np.append(starts, w))
         drops_b[ub] += np.add.reduceat(dropped, starts, dtype=np.int64)
@@ -390,7 +470,7 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
     rtx = np.zeros(nb, np.int64)
     if drop_slots:
         ds = np.concatenate(drop_slots)
-        rs = ds + int(math.ceil(p["rto_s"] / T - _EPS))
+        rs = ds + math.ceil(p["rto_s"] / T - _EPS)
         rs = rs[rs < n]
         rtx = np.bincount(np.searchsorted(bin_first, rs, side="right") - 1, minlength=nb)
     first_drop = float(drop_slots[0][0] * T) if drop_slots else math.nan
@@ -400,21 +480,24 @@ def simulate(pool_pages: int, line_rate_gbps: float, hold_s: float, duration_s: 
         for i in np.flatnonzero(arr < 0):
             arr[i] = arr[i - 1] if i else M
     min_free = np.minimum(min_free, end_free)
-    spare = p["pool_pages"] - M * k                        # net_iovs no packet can use
+    spare = p["pool_pages"] - M * k  # net_iovs no packet can use
     free_pages = end_free * k + spare
     t = np.arange(nb) * p["bin_s"]
     width = np.minimum(p["bin_s"], p["duration_s"] - t)
     delivered = accepted_b * p["payload_bytes"]
-    df = pd.DataFrame({
-        "free_pages": free_pages,
-        "min_free_pages": min_free * k + spare,
-        "in_flight_pages": p["pool_pages"] - free_pages,
-        "arrivals": arrivals,
-        "drops": drops_b,
-        "retransmits": rtx,
-        "delivered_bytes": delivered,
-        "goodput_gbps": delivered * 8 / width / 1e9,
-    }, index=pd.Index(t, name="t_s"))
+    df = pd.DataFrame(
+        {
+            "free_pages": free_pages,
+            "min_free_pages": min_free * k + spare,
+            "in_flight_pages": p["pool_pages"] - free_pages,
+            "arrivals": arrivals,
+            "drops": drops_b,
+            "retransmits": rtx,
+            "delivered_bytes": delivered,
+            "goodput_gbps": delivered * 8 / width / 1e9,
+        },
+        index=pd.Index(t, name="t_s"),
+    )
     p["first_drop_s"] = first_drop
     df.attrs.update(p)
     return df
@@ -467,8 +550,20 @@ def summarize(df: pd.DataFrame) -> dict:
 
 
 # --------------------------------------------------------------------------- sweeps
-_SWEEPABLE = ("pool_pages", "line_rate_gbps", "hold_s", "duration_s", "seed", "mtu", "dist",
-              "batch", "rto_s", "tail_alpha", "stall_every_s", "stall_s")
+_SWEEPABLE = (
+    "pool_pages",
+    "line_rate_gbps",
+    "hold_s",
+    "duration_s",
+    "seed",
+    "mtu",
+    "dist",
+    "batch",
+    "rto_s",
+    "tail_alpha",
+    "stall_every_s",
+    "stall_s",
+)
 
 
 def _run_case(kwargs: dict) -> dict:
@@ -476,8 +571,14 @@ def _run_case(kwargs: dict) -> dict:
     return summarize(simulate(**kwargs))
 
 
-def sweep(param: str, values: Iterable, *, executor: Executor | None = None,
-          progress: bool = True, **base: Any) -> pd.DataFrame:
+def sweep(
+    param: str,
+    values: Iterable,
+    *,
+    executor: Executor | None = None,
+    progress: bool = True,
+    **base: Any,
+) -> pd.DataFrame:
     """Run :func:`simulate` for each value of one parameter and tabulate the summaries.
 
     Parameters
@@ -516,20 +617,33 @@ def sweep(param: str, values: Iterable, *, executor: Executor | None = None,
     if not vals:
         raise ValueError("values must not be empty")
     cases = [{**base, param: v} for v in vals]
-    for case in cases:                               # fail fast, in this process
+    for case in cases:  # fail fast, in this process
         missing = {"pool_pages", "line_rate_gbps", "hold_s", "duration_s"} - set(case)
         if missing:
             raise ValueError(f"sweep needs {', '.join(sorted(missing))}")
-        kw = {k: v for k, v in case.items()
-              if k not in ("pool_pages", "line_rate_gbps", "hold_s", "duration_s")}
+        kw = {
+            k: v
+            for k, v in case.items()
+            if k not in ("pool_pages", "line_rate_gbps", "hold_s", "duration_s")
+        }
         unknown = set(kw) - set(_SWEEPABLE) - {"bin_s"}
         if unknown:
-            raise ValueError(f"unknown simulate() argument {sorted(unknown)[0]!r}")
-        _params(case["pool_pages"], case["line_rate_gbps"], case["hold_s"],
-                case["duration_s"], kw.get("seed", 0), kw.get("mtu", 4148),
-                kw.get("dist", "exponential"), kw.get("batch", 1), kw.get("rto_s", 1e-3),
-                kw.get("tail_alpha", 1.5), kw.get("stall_every_s", 10e-3),
-                kw.get("stall_s", 2e-3), kw.get("bin_s"))
+            raise ValueError(f"unknown simulate() argument {min(unknown)!r}")
+        _params(
+            case["pool_pages"],
+            case["line_rate_gbps"],
+            case["hold_s"],
+            case["duration_s"],
+            kw.get("seed", 0),
+            kw.get("mtu", 4148),
+            kw.get("dist", "exponential"),
+            kw.get("batch", 1),
+            kw.get("rto_s", 1e-3),
+            kw.get("tail_alpha", 1.5),
+            kw.get("stall_every_s", 10e-3),
+            kw.get("stall_s", 2e-3),
+            kw.get("bin_s"),
+        )
     results = map(_run_case, cases) if executor is None else executor.map(_run_case, cases)
     if progress:
         from tqdm.auto import tqdm
@@ -560,8 +674,13 @@ def plot_free_pool(runs: dict, ax=None):
     return ax
 
 
-def plot_sweep(table: pd.DataFrame, knee: float | None = None, scale: float = 1.0,
-               xlabel: str | None = None, ax=None):
+def plot_sweep(
+    table: pd.DataFrame,
+    knee: float | None = None,
+    scale: float = 1.0,
+    xlabel: str | None = None,
+    ax=None,
+):
     """Plot goodput and drop rate of a :func:`sweep` table, with a Little's-law knee.
 
     Parameters
@@ -593,7 +712,8 @@ def plot_sweep(table: pd.DataFrame, knee: float | None = None, scale: float = 1.
     ax2.set_ylim(0, 100)
     if knee is not None:
         ax.axvline(knee * scale, color="0.3", ls=":", lw=1.5)
-        ax.text(knee * scale, 0, " Little's law knee", rotation=90, va="bottom",
-                fontsize=8, color="0.3")
+        ax.text(
+            knee * scale, 0, " Little's law knee", rotation=90, va="bottom", fontsize=8, color="0.3"
+        )
     ax.set_xlabel(xlabel or table.index.name)
     return ax

@@ -5,12 +5,11 @@ import re
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-mpl = pytest.importorskip("matplotlib")
-mpl.use("Agg")
+from devmem_lab import bandwidth, exhaustion
+from devmem_lab.widgets.analysis import bandwidth_explorer, exhaustion_explorer
 
-from devmem_lab import bandwidth, exhaustion  # noqa: E402
-from devmem_lab.widgets.analysis import bandwidth_explorer, exhaustion_explorer  # noqa: E402
+pytest.importorskip("ipywidgets")
+pytest.importorskip("matplotlib").use("Agg")
 
 
 def test_bigger_pool_drops_less():
@@ -25,8 +24,7 @@ def test_exhaustion_result_is_the_simulation_for_the_controls():
     ui = exhaustion_explorer(seed=0, plot=False)
     ui.controls["hold_us"].value = 300
     ui.controls["dist"].value = "fixed"
-    want = exhaustion.summarize(exhaustion.simulate(2048, 200, 300e-6, 5e-3, seed=0,
-                                                    dist="fixed"))
+    want = exhaustion.summarize(exhaustion.simulate(2048, 200, 300e-6, 5e-3, seed=0, dist="fixed"))
     assert ui.result["drops"] == want["drops"]
     assert ui.result["goodput_gbps"] == pytest.approx(want["goodput_gbps"])
     ll = exhaustion.littles_law(2048, 200)

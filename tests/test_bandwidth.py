@@ -9,18 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pd = pytest.importorskip("pandas")
-
-from devmem_lab import bandwidth as bw  # noqa: E402
+from devmem_lab import bandwidth as bw
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_packet_bytes_mtu_1500_ipv4():
     # 1500 + 38 on the wire; 1500 + 14 in memory; 14 + 20 + 32 header; 1500 - 52 payload
-    assert bw.packet_bytes(1500) == {"wire": 1538, "frame": 1514, "header": 66,
-                                     "payload": 1448}
-    assert bw.packet_bytes(8244)["payload"] == 8192          # the RFC's 8 KiB payload MTU
+    assert bw.packet_bytes(1500) == {"wire": 1538, "frame": 1514, "header": 66, "payload": 1448}
+    assert bw.packet_bytes(8244)["payload"] == 8192  # the RFC's 8 KiB payload MTU
     assert bw.packet_bytes(1500, ip_version=6)["payload"] == 1428
 
 
@@ -46,10 +43,15 @@ def test_traffic_matches_hand_calculation():
 def test_per_packet_steps_add_up_to_the_traffic():
     steps = bw.per_packet_bytes(1500)
     assert steps.loc["copy"].to_dict() == {
-        "nic_write_bytes": 1514, "stack_read_bytes": 66, "copy_read_bytes": 1448,
-        "copy_write_bytes": 1448, "accel_read_bytes": 1448, "dram_bytes": 5924,
-        "payload_bytes": 1448}
-    assert steps.loc["devmem", "nic_write_bytes"] == 66           # headers only
+        "nic_write_bytes": 1514,
+        "stack_read_bytes": 66,
+        "copy_read_bytes": 1448,
+        "copy_write_bytes": 1448,
+        "accel_read_bytes": 1448,
+        "dram_bytes": 5924,
+        "payload_bytes": 1448,
+    }
+    assert steps.loc["devmem", "nic_write_bytes"] == 66  # headers only
     assert steps.loc["zerocopy", "copy_write_bytes"] == 0
     pps = 12.5e9 / 1538
     df = bw.host_memory_traffic(100, mtu=1500)
@@ -101,7 +103,7 @@ def test_scaling_in_rate_and_nics():
     double = bw.host_memory_traffic(200, nics=1)
     assert np.allclose(four["dram_GBps"], 4 * one["dram_GBps"])
     assert np.allclose(double["dram_GBps"], 2 * one["dram_GBps"])
-    assert np.allclose(four["pcie_nic_GBps"], one["pcie_nic_GBps"])   # per link
+    assert np.allclose(four["pcie_nic_GBps"], one["pcie_nic_GBps"])  # per link
     zero = bw.host_memory_traffic(0)
     assert (zero["dram_GBps"] == 0).all() and (zero["saving_vs_copy"] == 0).all()
 
@@ -113,8 +115,10 @@ def test_ordering_devmem_below_zerocopy_below_copy(mtu):
 
 
 def test_devmem_saving_grows_with_mtu():
-    savings = [bw.host_memory_traffic(100, mtu=m).loc["devmem", "saving_vs_copy"]
-               for m in (576, 1500, 4148, 9000)]
+    savings = [
+        bw.host_memory_traffic(100, mtu=m).loc["devmem", "saving_vs_copy"]
+        for m in (576, 1500, 4148, 9000)
+    ]
     assert savings == sorted(savings)
 
 
@@ -139,7 +143,8 @@ def test_max_line_rate_is_ceiling_over_slope():
 
 
 def test_constants_match_data_figures_csv():
-    rows = {r["id"]: r for r in csv.DictReader(open(ROOT / "data" / "figures.csv"))}
+    with open(ROOT / "data" / "figures.csv", newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
     assert bw.DRAM_PEAK_GBPS["DDR5-4800 8 ch"] == float(rows["ddr5_8ch"]["value"])
     assert bw.DRAM_PEAK_GBPS["DDR5-4800 12 ch"] == float(rows["ddr5_12ch"]["value"])
     for gen in (3, 4, 5):
@@ -149,19 +154,22 @@ def test_constants_match_data_figures_csv():
     assert all(r["source"].strip() for r in rows.values())
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(line_rate_gbps=-1), "line_rate_gbps"),
-    (dict(line_rate_gbps="fast"), "line_rate_gbps"),
-    (dict(line_rate_gbps=float("nan")), "line_rate_gbps"),
-    (dict(line_rate_gbps=100, mtu=40), "mtu"),
-    (dict(line_rate_gbps=100, mtu=1500.5), "mtu"),
-    (dict(line_rate_gbps=100, mtu="jumbo"), "mtu"),
-    (dict(line_rate_gbps=100, nics=0), "nics"),
-    (dict(line_rate_gbps=100, nics=True), "nics"),
-    (dict(line_rate_gbps=100, ddio_share=1.5), "ddio_share"),
-    (dict(line_rate_gbps=100, header_split="yes"), "header_split"),
-    (dict(line_rate_gbps=100, ip_version=5), "ip_version"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"line_rate_gbps": -1}, "line_rate_gbps"),
+        ({"line_rate_gbps": "fast"}, "line_rate_gbps"),
+        ({"line_rate_gbps": float("nan")}, "line_rate_gbps"),
+        ({"line_rate_gbps": 100, "mtu": 40}, "mtu"),
+        ({"line_rate_gbps": 100, "mtu": 1500.5}, "mtu"),
+        ({"line_rate_gbps": 100, "mtu": "jumbo"}, "mtu"),
+        ({"line_rate_gbps": 100, "nics": 0}, "nics"),
+        ({"line_rate_gbps": 100, "nics": True}, "nics"),
+        ({"line_rate_gbps": 100, "ddio_share": 1.5}, "ddio_share"),
+        ({"line_rate_gbps": 100, "header_split": "yes"}, "header_split"),
+        ({"line_rate_gbps": 100, "ip_version": 5}, "ip_version"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ValueError, match=name):
         bw.host_memory_traffic(**kwargs)
@@ -195,9 +203,12 @@ def test_plot_returns_axes():
 
 
 def test_analysis_modules_import_no_heavy_packages():
-    code = ("import sys, devmem_lab.bandwidth, devmem_lab.exhaustion, "
-            "devmem_lab.widgets.analysis; "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'ipywidgets') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True).stdout.strip()
+    code = (
+        "import sys, devmem_lab.bandwidth, devmem_lab.exhaustion, "
+        "devmem_lab.widgets.analysis; "
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'ipywidgets') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.strip()
     assert out == "[]"

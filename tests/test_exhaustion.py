@@ -5,12 +5,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 
-pd = pytest.importorskip("pandas")
-
-from devmem_lab import exhaustion as ex  # noqa: E402
+from devmem_lab import exhaustion as ex
 
 ROOT = Path(__file__).resolve().parents[1]
 # MTU 4148: 4096-byte payload (one net_iov), 4186 wire bytes = 33488 bits. At 33.488 Gb/s a
@@ -51,7 +49,7 @@ def test_fixed_hold_below_knee_keeps_exact_occupancy():
     assert s["min_free_pages"] == 750
     assert math.isnan(s["first_drop_s"])
     assert s["goodput_gbps"] == pytest.approx(s["line_goodput_gbps"])
-    assert s["goodput_gbps"] == pytest.approx(32.768)       # 4096 * 8 bits per us
+    assert s["goodput_gbps"] == pytest.approx(32.768)  # 4096 * 8 bits per us
 
 
 def test_batched_returns_hold_tokens_longer():
@@ -73,7 +71,7 @@ def test_big_packets_take_two_niovs_and_leave_the_odd_page():
 
 def test_littles_law_knee_and_prediction():
     ll = ex.littles_law(16000, 400)
-    assert ll["knee_hold_s"] == pytest.approx(16000 * 4186 * 8 / 400e9)      # 1.34 ms
+    assert ll["knee_hold_s"] == pytest.approx(16000 * 4186 * 8 / 400e9)  # 1.34 ms
     # figures.csv little_400g: 62.5 MiB lasts about 1.3 ms at 400 Gb/s
     assert ll["knee_hold_s"] == pytest.approx(1.3e-3, rel=0.05)
     ll2 = ex.littles_law(16000, 400, hold_s=2 * ll["knee_hold_s"])
@@ -111,12 +109,14 @@ def test_seeded_and_deterministic():
 @pytest.mark.parametrize("dist", ["fixed", "exponential", "pareto"])
 def test_drops_grow_with_hold_and_shrink_with_pool(dist):
     holds = [50e-6, 150e-6, 300e-6, 600e-6]
-    drops = [ex.summarize(ex.simulate(1000, 100, h, 3e-3, seed=1, dist=dist))["drops"]
-             for h in holds]
+    drops = [
+        ex.summarize(ex.simulate(1000, 100, h, 3e-3, seed=1, dist=dist))["drops"] for h in holds
+    ]
     assert drops == sorted(drops) and drops[0] < drops[-1]
     pools = [250, 500, 1000, 4000]
-    drops = [ex.summarize(ex.simulate(p, 100, 300e-6, 3e-3, seed=1, dist=dist))["drops"]
-             for p in pools]
+    drops = [
+        ex.summarize(ex.simulate(p, 100, 300e-6, 3e-3, seed=1, dist=dist))["drops"] for p in pools
+    ]
     assert drops == sorted(drops, reverse=True) and drops[-1] < drops[0]
 
 
@@ -136,7 +136,7 @@ def test_hold_times_distributions_have_the_requested_mean():
         assert h.mean() == pytest.approx(1e-3, rel=0.02)
     p = ex.hold_times(200_000, 1e-3, "pareto", seed=0, tail_alpha=3.0)
     assert p.mean() == pytest.approx(1e-3, rel=0.05)
-    assert p.min() >= 1e-3 * 2 / 3                        # Pareto I scale xm = mean (a-1)/a
+    assert p.min() >= 1e-3 * 2 / 3  # Pareto I scale xm = mean (a-1)/a
 
 
 # ------------------------------------------------------------------ SimPy reference model
@@ -161,7 +161,7 @@ def test_agrees_with_simpy_within_one_percent(simpy_model):
 
 # ------------------------------------------------------------------ sweeps
 def test_sweep_serial_and_executor_agree(capsys):
-    base = dict(pool_pages=500, line_rate_gbps=100, duration_s=2e-3, dist="fixed")
+    base = {"pool_pages": 500, "line_rate_gbps": 100, "duration_s": 2e-3, "dist": "fixed"}
     holds = [50e-6, 150e-6, 400e-6]
     serial = ex.sweep("hold_s", holds, progress=False, **base)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -169,34 +169,44 @@ def test_sweep_serial_and_executor_agree(capsys):
     pd.testing.assert_frame_equal(serial, threaded)
     assert serial.index.name == "hold_s" and list(serial.index) == holds
     assert serial["drops"].is_monotonic_increasing
-    assert "sweep hold_s" in capsys.readouterr().err            # the tqdm bar
+    assert "sweep hold_s" in capsys.readouterr().err  # the tqdm bar
 
 
 def test_sweep_pool_pages():
-    t = ex.sweep("pool_pages", [200, 400, 800], progress=False, line_rate_gbps=100,
-                 hold_s=300e-6, duration_s=2e-3, dist="fixed")
+    t = ex.sweep(
+        "pool_pages",
+        [200, 400, 800],
+        progress=False,
+        line_rate_gbps=100,
+        hold_s=300e-6,
+        duration_s=2e-3,
+        dist="fixed",
+    )
     assert t["goodput_gbps"].is_monotonic_increasing
 
 
-@pytest.mark.parametrize("args, kwargs, name", [
-    ((100, -1, 1e-4, 1e-3), {}, "line_rate_gbps"),
-    ((100, 0, 1e-4, 1e-3), {}, "line_rate_gbps"),
-    ((100, "fast", 1e-4, 1e-3), {}, "line_rate_gbps"),
-    ((100, 100, -1e-4, 1e-3), {}, "hold_s"),
-    ((100, 100, "slow", 1e-3), {}, "hold_s"),
-    ((100, 100, 1e-4, 0), {}, "duration_s"),
-    ((-5, 100, 1e-4, 1e-3), {}, "pool_pages"),
-    ((10.5, 100, 1e-4, 1e-3), {}, "pool_pages"),
-    ((1, 100, 1e-4, 1e-3), {"mtu": 8244}, "pool_pages"),      # 2 net_iovs per packet
-    ((100, 100, 1e-4, 1e-3), {"dist": "gamma"}, "dist"),
-    ((100, 100, 1e-4, 1e-3), {"batch": 0}, "batch"),
-    ((100, 100, 1e-4, 1e-3), {"rto_s": -1}, "rto_s"),
-    ((100, 100, 1e-4, 1e-3), {"seed": -1}, "seed"),
-    ((100, 100, 1e-4, 1e-3), {"seed": None}, "seed"),
-    ((100, 100, 1e-4, 1e-3), {"mtu": 20}, "mtu"),
-    ((100, 100, 1e-4, 1e-3), {"tail_alpha": 1.0}, "tail_alpha"),
-    ((100, 100, 1e-4, 1e-3), {"dist": "stall", "stall_s": 0.02}, "stall_s"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, name",
+    [
+        ((100, -1, 1e-4, 1e-3), {}, "line_rate_gbps"),
+        ((100, 0, 1e-4, 1e-3), {}, "line_rate_gbps"),
+        ((100, "fast", 1e-4, 1e-3), {}, "line_rate_gbps"),
+        ((100, 100, -1e-4, 1e-3), {}, "hold_s"),
+        ((100, 100, "slow", 1e-3), {}, "hold_s"),
+        ((100, 100, 1e-4, 0), {}, "duration_s"),
+        ((-5, 100, 1e-4, 1e-3), {}, "pool_pages"),
+        ((10.5, 100, 1e-4, 1e-3), {}, "pool_pages"),
+        ((1, 100, 1e-4, 1e-3), {"mtu": 8244}, "pool_pages"),  # 2 net_iovs per packet
+        ((100, 100, 1e-4, 1e-3), {"dist": "gamma"}, "dist"),
+        ((100, 100, 1e-4, 1e-3), {"batch": 0}, "batch"),
+        ((100, 100, 1e-4, 1e-3), {"rto_s": -1}, "rto_s"),
+        ((100, 100, 1e-4, 1e-3), {"seed": -1}, "seed"),
+        ((100, 100, 1e-4, 1e-3), {"seed": None}, "seed"),
+        ((100, 100, 1e-4, 1e-3), {"mtu": 20}, "mtu"),
+        ((100, 100, 1e-4, 1e-3), {"tail_alpha": 1.0}, "tail_alpha"),
+        ((100, 100, 1e-4, 1e-3), {"dist": "stall", "stall_s": 0.02}, "stall_s"),
+    ],
+)
 def test_bad_parameters_name_themselves(args, kwargs, name):
     with pytest.raises(ValueError, match=name):
         ex.simulate(*args, **kwargs)
@@ -211,8 +221,9 @@ def test_sweep_and_summarize_reject_bad_input():
     with pytest.raises(ValueError, match="param"):
         ex.sweep("colour", [1, 2], pool_pages=10, line_rate_gbps=1, hold_s=0, duration_s=1)
     with pytest.raises(ValueError, match="hold_s"):
-        ex.sweep("hold_s", [1e-4, -1], progress=False, pool_pages=10, line_rate_gbps=1,
-                 duration_s=1e-3)
+        ex.sweep(
+            "hold_s", [1e-4, -1], progress=False, pool_pages=10, line_rate_gbps=1, duration_s=1e-3
+        )
     with pytest.raises(ValueError, match="duration_s"):
         ex.sweep("hold_s", [1e-4], progress=False, pool_pages=10, line_rate_gbps=1)
     with pytest.raises(ValueError, match="simulate"):
@@ -227,8 +238,9 @@ def test_plots_return_axes():
     df = ex.simulate(500, 100, 150e-6, 2e-3)
     ax = ex.plot_free_pool({"slow": df, "fast": ex.simulate(500, 100, 10e-6, 2e-3)})
     assert len(ax.lines) == 2
-    table = ex.sweep("hold_s", [1e-4, 2e-4], progress=False, pool_pages=500,
-                     line_rate_gbps=100, duration_s=1e-3)
+    table = ex.sweep(
+        "hold_s", [1e-4, 2e-4], progress=False, pool_pages=500, line_rate_gbps=100, duration_s=1e-3
+    )
     ax2 = ex.plot_sweep(table, knee=ex.littles_law(500, 100)["knee_hold_s"], scale=1e6)
     assert ax2.get_xlabel() == "hold_s"
     plt.close("all")

@@ -16,8 +16,9 @@ ipywidgets and matplotlib are imported when an explorer is built, not with the p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Explorer", "bandwidth_explorer", "exhaustion_explorer"]
 
@@ -74,7 +75,7 @@ def _wire(ui: Explorer, compute: Callable[[dict], Any], draw: Callable | None) -
             return
         import matplotlib.pyplot as plt
 
-        if not _in_kernel():                 # plain Python (tests): draw, show nothing
+        if not _in_kernel():  # plain Python (tests): draw, show nothing
             plt.close(draw(ui))
             return
         with ui.output:
@@ -93,9 +94,14 @@ def _wire(ui: Explorer, compute: Callable[[dict], Any], draw: Callable | None) -
 
 
 # --------------------------------------------------------------------------- bandwidth
-def bandwidth_explorer(line_rate_gbps: float = 200.0, mtu: int = 1500, nics: int = 1,
-                       ddio_share: float = 0.0, header_split: bool = True,
-                       plot: bool = True) -> Explorer:
+def bandwidth_explorer(
+    line_rate_gbps: float = 200.0,
+    mtu: int = 1500,
+    nics: int = 1,
+    ddio_share: float = 0.0,
+    header_split: bool = True,
+    plot: bool = True,
+) -> Explorer:
     """Sliders for :func:`devmem_lab.bandwidth.host_memory_traffic`.
 
     Controls: ``line_rate_gbps``, ``mtu``, ``nics``, ``ddio_share``, ``header_split``.
@@ -115,37 +121,59 @@ def bandwidth_explorer(line_rate_gbps: float = 200.0, mtu: int = 1500, nics: int
 
     style = {"description_width": "initial"}
     controls = {
-        "line_rate_gbps": w.FloatSlider(value=line_rate_gbps, min=0, max=800, step=25,
-                                        description="Gb/s per NIC", style=style,
-                                        continuous_update=False),
-        "mtu": w.IntSlider(value=mtu, min=576, max=9216, step=4, description="MTU",
-                           style=style, continuous_update=False),
-        "nics": w.IntSlider(value=nics, min=1, max=16, description="NICs", style=style,
-                            continuous_update=False),
-        "ddio_share": w.FloatSlider(value=ddio_share, min=0, max=1, step=0.05,
-                                    description="DDIO share", style=style,
-                                    continuous_update=False),
+        "line_rate_gbps": w.FloatSlider(
+            value=line_rate_gbps,
+            min=0,
+            max=800,
+            step=25,
+            description="Gb/s per NIC",
+            style=style,
+            continuous_update=False,
+        ),
+        "mtu": w.IntSlider(
+            value=mtu,
+            min=576,
+            max=9216,
+            step=4,
+            description="MTU",
+            style=style,
+            continuous_update=False,
+        ),
+        "nics": w.IntSlider(
+            value=nics, min=1, max=16, description="NICs", style=style, continuous_update=False
+        ),
+        "ddio_share": w.FloatSlider(
+            value=ddio_share,
+            min=0,
+            max=1,
+            step=0.05,
+            description="DDIO share",
+            style=style,
+            continuous_update=False,
+        ),
         "header_split": w.Checkbox(value=header_split, description="header split"),
     }
 
     def compute(v: dict) -> Any:
-        return bandwidth.host_memory_traffic(v["line_rate_gbps"], v["mtu"], v["nics"],
-                                             header_split=v["header_split"],
-                                             ddio_share=v["ddio_share"])
+        return bandwidth.host_memory_traffic(
+            v["line_rate_gbps"],
+            v["mtu"],
+            v["nics"],
+            header_split=v["header_split"],
+            ddio_share=v["ddio_share"],
+        )
 
     def draw(ui: Explorer):
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 3.2))
         df = ui.result
-        ax.bar(df.index, df["dram_GBps"].fillna(0),
-               color=["tab:red", "tab:orange", "tab:green"])
+        ax.bar(df.index, df["dram_GBps"].fillna(0), color=["tab:red", "tab:orange", "tab:green"])
         for i, (label, gb) in enumerate(bandwidth.DRAM_PEAK_GBPS.items()):
             ax.axhline(gb, color="0.3", ls=("--", ":")[i % 2], lw=1, label=f"{label} peak")
         ax.set_ylabel("host DRAM traffic (GB/s)")
         v = ui.values()
-        ax.set_title(f"{v['nics']} x {v['line_rate_gbps']:g} Gb/s, MTU {v['mtu']}",
-                     fontsize=10)
+        ax.set_title(f"{v['nics']} x {v['line_rate_gbps']:g} Gb/s, MTU {v['mtu']}", fontsize=10)
         ax.legend(fontsize=8, loc="upper right")
         return fig
 
@@ -153,9 +181,16 @@ def bandwidth_explorer(line_rate_gbps: float = 200.0, mtu: int = 1500, nics: int
 
 
 # --------------------------------------------------------------------------- exhaustion
-def exhaustion_explorer(seed: int = 0, pool_pages: int = 2048, line_rate_gbps: float = 200.0,
-                        hold_us: float = 500.0, dist: str = "exponential", batch: int = 1,
-                        duration_s: float = 5e-3, plot: bool = True) -> Explorer:
+def exhaustion_explorer(
+    seed: int = 0,
+    pool_pages: int = 2048,
+    line_rate_gbps: float = 200.0,
+    hold_us: float = 500.0,
+    dist: str = "exponential",
+    batch: int = 1,
+    duration_s: float = 5e-3,
+    plot: bool = True,
+) -> Explorer:
     """Sliders for :func:`devmem_lab.exhaustion.simulate`: play with the consumer.
 
     Controls: ``pool_pages`` (net_iovs in the dma-buf), ``line_rate_gbps``, ``hold_us``
@@ -181,26 +216,62 @@ def exhaustion_explorer(seed: int = 0, pool_pages: int = 2048, line_rate_gbps: f
 
     style = {"description_width": "initial"}
     controls = {
-        "pool_pages": w.IntSlider(value=pool_pages, min=64, max=32768, step=64,
-                                  description="pool (net_iovs)", style=style,
-                                  continuous_update=False),
-        "line_rate_gbps": w.FloatSlider(value=line_rate_gbps, min=25, max=800, step=25,
-                                        description="Gb/s", style=style,
-                                        continuous_update=False),
-        "hold_us": w.FloatSlider(value=hold_us, min=0, max=5000, step=10,
-                                 description="mean hold (us)", style=style,
-                                 continuous_update=False),
-        "dist": w.Dropdown(value=dist, options=list(exhaustion.DISTRIBUTIONS),
-                           description="hold distribution", style=style),
-        "batch": w.IntSlider(value=batch, min=1, max=128, description="tokens per return",
-                             style=style, continuous_update=False),
+        "pool_pages": w.IntSlider(
+            value=pool_pages,
+            min=64,
+            max=32768,
+            step=64,
+            description="pool (net_iovs)",
+            style=style,
+            continuous_update=False,
+        ),
+        "line_rate_gbps": w.FloatSlider(
+            value=line_rate_gbps,
+            min=25,
+            max=800,
+            step=25,
+            description="Gb/s",
+            style=style,
+            continuous_update=False,
+        ),
+        "hold_us": w.FloatSlider(
+            value=hold_us,
+            min=0,
+            max=5000,
+            step=10,
+            description="mean hold (us)",
+            style=style,
+            continuous_update=False,
+        ),
+        "dist": w.Dropdown(
+            value=dist,
+            options=list(exhaustion.DISTRIBUTIONS),
+            description="hold distribution",
+            style=style,
+        ),
+        "batch": w.IntSlider(
+            value=batch,
+            min=1,
+            max=128,
+            description="tokens per return",
+            style=style,
+            continuous_update=False,
+        ),
     }
     ui = Explorer("exhaustion", controls)
 
     def compute(v: dict) -> dict:
-        df = exhaustion.simulate(v["pool_pages"], v["line_rate_gbps"], v["hold_us"] * 1e-6,
-                                 duration_s, seed=seed, dist=v["dist"], batch=v["batch"],
-                                 stall_every_s=duration_s / 2, stall_s=duration_s / 10)
+        df = exhaustion.simulate(
+            v["pool_pages"],
+            v["line_rate_gbps"],
+            v["hold_us"] * 1e-6,
+            duration_s,
+            seed=seed,
+            dist=v["dist"],
+            batch=v["batch"],
+            stall_every_s=duration_s / 2,
+            stall_s=duration_s / 10,
+        )
         ui.extra["timeseries"] = df
         out = exhaustion.summarize(df)
         out["knee_hold_us"] = out["knee_hold_s"] * 1e6
@@ -216,8 +287,11 @@ def exhaustion_explorer(seed: int = 0, pool_pages: int = 2048, line_rate_gbps: f
         ax.set_xlabel("time (ms)")
         ax.set_ylabel("free net_iovs")
         r = ui.result
-        ax.set_title(f"drops {100 * r['drop_rate']:.1f} %, goodput {r['goodput_gbps']:.0f} "
-                     f"Gb/s; Little's-law knee at {r['knee_hold_us']:.0f} us", fontsize=10)
+        ax.set_title(
+            f"drops {100 * r['drop_rate']:.1f} %, goodput {r['goodput_gbps']:.0f} "
+            f"Gb/s; Little's-law knee at {r['knee_hold_us']:.0f} us",
+            fontsize=10,
+        )
         return fig
 
     return _wire(ui, compute, draw if plot else None)
