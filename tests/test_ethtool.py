@@ -207,7 +207,7 @@ def test_version_and_empty_output(server):
     assert server.ethtool("-L eth1 combined 16") == ""  # unchanged: ethtool prints nothing
 
 
-# ---- setters --------------------------------------------------------------------------------------
+# ---- setters -----------------------------------------------------------------------------------
 def test_set_channels_and_rings(server):
     assert server.ethtool("-L eth1 combined 8") == ""
     assert "Combined:\t8\n" in server.ethtool("-l eth1").split("Current")[1]
@@ -366,13 +366,13 @@ def test_612_has_channel_refusal_but_no_hds_rules():
     assert server.ethtool("-G eth1 tcp-data-split on") == ""
     assert server.ethtool("-G eth1 tcp-data-split off") == ""  # no rings refusal in 6.12
     e = fails(server, "-G eth1 hds-thresh 0")  # the attribute does not exist yet
-    assert (e.errno, e.strerror) == (errno.EINVAL, "netlink error: Unknown attribute type "
-                                                   "(offset 36)\nnetlink error: Invalid argument")
+    assert (e.errno, e.strerror) == (errno.EINVAL, ("netlink error: Unknown attribute type "
+                                                   "(offset 36)\nnetlink error: Invalid argument"))
     e = fails(server, "-L eth1 combined 8")
     assert "memory provider setting (16)" in e.strerror
 
 
-# ---- usage errors and unknown devices --------------------------------------------------------------
+# ---- usage errors and unknown devices ------------------------------------------------------------
 @pytest.mark.parametrize("cmdline", [
     "", "ethtool", "-Z eth1", "-l", "-S eth1 extra", "-X eth1", "-X eth1 equal 0",
     "-X eth1 frobnicate", "-N eth1", "-N eth1 delete abc", "-N eth1 frob 1", "-n eth1 rule",
@@ -387,12 +387,12 @@ def test_bad_syntax(server, cmdline):
     ("-L eth1 combined", "ethtool (-L): no value for parameter 'combined'"),
     ("-L eth1 combined many", "ethtool (-L): invalid value 'many' for parameter 'combined'"),
     ("-L eth1 queues 4", "ethtool (-L): unknown parameter 'queues'"),
-    ("-G eth1 tcp-data-split yes", "ethtool (-G): invalid value 'yes' for parameter "
-                                   "'tcp-data-split'"),
+    ("-G eth1 tcp-data-split yes", ("ethtool (-G): invalid value 'yes' for parameter "
+                                   "'tcp-data-split'")),
     ("-G eth1 rx 1 rx 2", "ethtool (-G): duplicate parameter 'rx'"),
     ("-l eth1 now", "ethtool: unexpected parameter 'now'"),
-    ("-K eth1 ntuple", "ethtool (-K): flag '(null)' for parameter '(null)' is not followed by "
-                       "'on' or 'off'"),
+    ("-K eth1 ntuple", ("ethtool (-K): flag '(null)' for parameter '(null)' is not followed by "
+                       "'on' or 'off'")),
     ("-N eth1 flow-type tcp6 dst-port http",
      "Invalid dst-port value[http]\n" + BAD_ARGS),
     ("-N eth1 flow-type tcp6 port 80", "Add rule, unrecognized option[port]\n" + BAD_ARGS),
@@ -422,17 +422,17 @@ def test_kernel_range_errors_point_at_the_attribute(server):
 
 
 @pytest.mark.parametrize("cmdline, text, rc", [
-    ("-l nosuch", "netlink error: no device matches name (offset 24)\n"
-                  "netlink error: No such device", 1),
-    ("-G nosuch tcp-data-split on", "netlink error: no device matches name (offset 24)\n"
-                                    "netlink error: No such device", 1),
+    ("-l nosuch", ("netlink error: no device matches name (offset 24)\n"
+                  "netlink error: No such device"), 1),
+    ("-G nosuch tcp-data-split on", ("netlink error: no device matches name (offset 24)\n"
+                                    "netlink error: No such device"), 1),
     ("-S nosuch", "Cannot get stats strings information: No such device", 96),
     ("-X nosuch equal 2", "Cannot get RX ring count: No such device", 1),
-    ("-N nosuch delete 3", "rmgr: Cannot delete RX class rule: No such device\n"
-                           "Cannot delete classification rule", 1),
-    ("-n nosuch", "Cannot get RX rings: No such device\n"
+    ("-N nosuch delete 3", ("rmgr: Cannot delete RX class rule: No such device\n"
+                           "Cannot delete classification rule"), 1),
+    ("-n nosuch", ("Cannot get RX rings: No such device\n"
                   "rxclass: Cannot get RX class rule count: No such device\n"
-                  "RX classification rule retrieval failed", 1),
+                  "RX classification rule retrieval failed"), 1),
 ])
 def test_unknown_device(server, cmdline, text, rc):
     e = fails(server, cmdline)
@@ -443,11 +443,11 @@ def test_unknown_device(server, cmdline, text, rc):
     ("-l lo", "netlink error: Operation not supported", 1),
     ("-g lo", "netlink error: Operation not supported", 1),
     ("-S lo", "no stats available", 94),
-    ("-n lo", "Cannot get RX rings: Operation not supported\n"
+    ("-n lo", ("Cannot get RX rings: Operation not supported\n"
               "rxclass: Cannot get RX class rule count: Operation not supported\n"
-              "RX classification rule retrieval failed", 1),
-    ("-G lo tcp-data-split on", "netlink error: setting TCP data split is not supported "
-                                "(offset 32)\nnetlink error: Operation not supported", 1),
+              "RX classification rule retrieval failed"), 1),
+    ("-G lo tcp-data-split on", ("netlink error: setting TCP data split is not supported "
+                                "(offset 32)\nnetlink error: Operation not supported"), 1),
 ])
 def test_loopback_has_no_queue_knobs(server, cmdline, text, rc):
     e = fails(server, cmdline)
