@@ -33,15 +33,24 @@ class Lab:
         Line rate of the link in Gb/s.
     mtu
         MTU of both NICs (payload per packet = MTU - IP - TCP(+timestamps) headers).
+    delay_us
+        One-way propagation delay of the link.
+    wakeup_us
+        How long after data arrives a blocked reader runs (scheduler wake-up); packets that
+        arrive meanwhile are read by the same call.
+    combined
+        Combined channels (rx/tx queue pairs) of each NIC at start.
     """
 
     def __init__(self, seed: int = 0, kernel: str = "6.18", *, link_gbps: float = 100.0,
-                 mtu: int = 1500, delay_us: float = 5.0, combined: int = 16) -> None:
+                 mtu: int = 1500, delay_us: float = 5.0, wakeup_us: float = 5.0,
+                 combined: int = 16) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, not {type(seed).__name__}")
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
-        for name, value in (("link_gbps", link_gbps), ("delay_us", delay_us)):
+        for name, value in (("link_gbps", link_gbps), ("delay_us", delay_us),
+                            ("wakeup_us", wakeup_us)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if isinstance(mtu, bool) or not isinstance(mtu, int) or not 1280 <= mtu <= 9000:
@@ -52,6 +61,7 @@ class Lab:
         self.link_gbps = float(link_gbps)
         self.mtu = mtu
         self.delay_ns = int(delay_us * 1000)
+        self.wakeup_ns = int(wakeup_us * 1000)
         self.now_ns = 0
         self._events: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0

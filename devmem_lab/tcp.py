@@ -38,6 +38,7 @@ TCP_RTO_MAX_NS = 120_000_000_000
 TCP_RETRIES2 = 15
 DEFAULT_RCVBUF = 6 << 20  # tcp_rmem[2]: the autotuned ceiling
 _U32 = 0xFFFFFFFF
+_CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
 _SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
 
@@ -379,6 +380,7 @@ class TcpSocket(_Socket):
             raise BlockingIOError(errno.EAGAIN, os_strerror(errno.EAGAIN))
         deadline = None if self._timeout is None else lab.now_ns + int(self._timeout * 1e9)
         if lab.run_until(ready, deadline):
+            lab.run(lab.wakeup_ns / 1e9)  # the reader is scheduled a little after the data
             return
         if deadline is not None:
             raise TimeoutError("timed out")
@@ -635,8 +637,7 @@ class TcpSocket(_Socket):
                 linear.pop()
                 return (sent or -uapi.ETOOSMALL), room
             room -= min(space, room)
-            ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_LINEAR,
-                            uapi.DmabufCmsg(0, copy, 0, 0).pack()))
+            ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_LINEAR, _CMSG.pack(0, copy, 0, 0, 0)))
             sent += copy
             offset += copy
             remaining -= copy
@@ -655,7 +656,7 @@ class TcpSocket(_Socket):
                 binding.get(niov)
                 frag_offset = binding.virtual_addr(niov) + foff + (offset - start)
                 ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF,
-                                uapi.DmabufCmsg(frag_offset, copy, token, binding.id).pack()))
+                                _CMSG.pack(frag_offset, copy, token, binding.id, 0)))
                 sent += copy
                 offset += copy
                 remaining -= copy
