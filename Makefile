@@ -1,0 +1,57 @@
+# devmem-lab: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+export MPLBACKEND = Agg
+
+.PHONY: install lab test unit nbval student execute lint check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[notebooks,test,sim,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Open the course in JupyterLab
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_overview.ipynb
+
+## Everything CI checks: unit tests, then the notebooks under nbval
+test: $(STAMP)
+	$(PY) -m pytest -q tests --durations=10
+	$(PY) -m pytest -q --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks --ignore=notebooks/student \
+	  --durations=10
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks/student
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+nbval: $(STAMP)
+	$(PY) -m pytest -q --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks --ignore=notebooks/student
+
+## Regenerate notebooks/student/ from the solution notebooks
+student: $(STAMP)
+	$(PY) -m devmem_lab.teach.student notebooks/
+
+## Re-run the solution notebooks in place (after changing devmem_lab)
+execute: $(STAMP)
+	for nb in notebooks/[0-9]*.ipynb; do \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+	$(MAKE) student
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check devmem_lab tests benchmarks
+
+check: lint test
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(PY) "$$b" || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache
