@@ -564,15 +564,15 @@ def _ioctl_errno(dev: NetDevice | None, op: str) -> int:
     return 0 if op in dev.ethtool_ops else errno.EOPNOTSUPP
 
 
-def _get_int_range(term: _Term, arg: str | None, lo: int, hi: int, base: int = 0) -> int:
+def _get_int_range(term: _Term, arg: str | None, lo: int, hi: int) -> int:
     """``get_int_range`` / ``get_uint_range`` (ethtool.c): bad args unless fully numeric."""
-    value = _strtoll(arg, base) if arg is not None else None
+    value = _strtoll(arg) if arg is not None else None
     if value is None or not lo <= value <= hi:
         _bad_args(term)
     return value
 
 
-def _strtoll(text: str, base: int = 0, unsigned: bool = False, bits: int = 64) -> int | None:
+def _strtoll(text: str, base: int = 0, unsigned: bool = False) -> int | None:
     """C ``strtoll``/``strtoull`` needing the whole string; None on junk or overflow."""
     s = text.lstrip(" \t\n\r\f\v")
     neg = s[:1] == "-"
@@ -600,72 +600,45 @@ def _strtoll(text: str, base: int = 0, unsigned: bool = False, bits: int = 64) -
 
 
 # ---- -X : RSS table/key (ethtool.c do_srxfh, net/ethtool/ioctl.c ethtool_set_rxfh) -------------
-def _srxfh(ctx: _Ctx) -> None:
-    term, argv = ctx.term, ctx.argv
-    if not argv:
-        _bad_args(term)
-    equal = start = 0
-    weights: list[str] | None = None
-    hkey = hfunc = None
-    default = delete = False
-    xfrm: int | None = None
-    context = 0
+def _srxfh_args(term: _Term, argv: list[str]) -> dict:
+    """The argument loop of ``do_srxfh``: any unknown word or missing value is bad args."""
+    opts: dict = {"equal": 0, "start": 0, "weights": None, "hkey": None, "hfunc": None,
+                  "default": False, "delete": False, "xfrm": None, "context": 0}
     i = 0
-
-    def arg(k: int) -> str | None:
-        return argv[k] if k < len(argv) else None
-
     while i < len(argv):
-        word = argv[i]
-        if word == "equal":
-            equal = _get_int_range(term, arg(i + 1), 1, _INT_MAX)
-            i += 2
-        elif word == "start":
-            start = _get_int_range(term, arg(i + 1), 0, _INT_MAX)
-            i += 2
-        elif word == "weight":
-            i += 1
-            weights = []
-            while i < len(argv) and argv[i][:1].isdigit():
-                weights.append(argv[i])
-                i += 1
-            if not weights:
+        word, value = argv[i], argv[i + 1] if i + 1 < len(argv) else None
+        if word == "weight":
+            j = i + 1
+            while j < len(argv) and argv[j][:1].isdigit():
+                j += 1
+            if j == i + 1:
                 _bad_args(term)
-        elif word == "hkey":
-            hkey = arg(i + 1)
-            if hkey is None:
-                _bad_args(term)
-            i += 2
-        elif word == "default":
-            default = True
-            i += 1
-        elif word == "hfunc":
-            hfunc = arg(i + 1)
-            if hfunc is None:
-                _bad_args(term)
-            i += 2
-        elif word == "xfrm":
-            choice = {"symmetric-xor": 1, "symmetric-or-xor": 2, "none": 0}.get(arg(i + 1) or "")
-            if choice is None:
-                _bad_args(term)
-            xfrm = choice
-            i += 2
-        elif word == "context":
-            if arg(i + 1) is None:
-                _bad_args(term)
-            context = (0xFFFFFFFF if arg(i + 1) == "new"
-                       else _get_int_range(term, arg(i + 1), 1, 0xFFFFFFFE))
-            i += 2
-        elif word == "delete":
-            delete = True
-            i += 1
-        else:
+            opts["weights"], i = argv[i + 1:j], j
+            continue
+        if word in ("default", "delete"):
+            opts[word], i = True, i + 1
+            continue
+        if word not in ("equal", "start", "hkey", "hfunc", "xfrm", "context") or value is None:
             _bad_args(term)
+        if word in ("equal", "start"):
+            opts[word] = _get_int_range(term, value, 1 if word == "equal" else 0, _INT_MAX)
+        elif word == "xfrm":
+            opts["xfrm"] = {"symmetric-xor": 1, "symmetric-or-xor": 2, "none": 0}.get(value)
+            if opts["xfrm"] is None:
+                _bad_args(term)
+        elif word == "context":
+            opts["context"] = (0xFFFFFFFF if value == "new"
+                               else _get_int_range(term, value, 1, 0xFFFFFFFE))
+        else:
+            opts[word] = value
+        i += 2
+    return opts
 
-    def refuse(msg: str) -> None:
-        term.err(msg + "\n")
-        raise _Exit(1, errno.EINVAL)
 
+def _srxfh_exclusive(term: _Term, o: dict) -> None:
+    """The mutually exclusive option checks of ``do_srxfh``."""
+    equal, weights, default, start, context, delete = (o["equal"], o["weights"], o["default"],
+                                                       o["start"], o["context"], o["delete"])
     for cond, msg in (
             (equal and weights, "Equal and weight options are mutually exclusive"),
             (equal and default, "Equal and default options are mutually exclusive"),
@@ -677,53 +650,63 @@ def _srxfh(ctx: _Ctx) -> None:
             (delete and weights, "Delete and weight options are mutually exclusive"),
             (delete and equal, "Delete and equal options are mutually exclusive"),
             (delete and default, "Delete and default options are mutually exclusive"),
-            (delete and hkey, "Delete and hkey options are mutually exclusive")):
+            (delete and o["hkey"], "Delete and hkey options are mutually exclusive")):
         if cond:
-            refuse(msg)
+            term.err(msg + "\n")
+            raise _Exit(1, errno.EINVAL)
+
+
+def _fill_indir_table(term: _Term, o: dict, size: int) -> list[int] | None:
+    """``fill_indir_table``: ``equal``/``weight`` tables; None for default or no change."""
+    start = o["start"]
+    if o["equal"]:
+        return [start + (k % o["equal"]) for k in range(size)]
+    if o["weights"] is None:
+        return None
+    values = [_get_int_range(term, w, 0, 0xFFFFFFFF) for w in o["weights"]]
+    total = sum(values) & 0xFFFFFFFF
+    if total == 0 or total > size:
+        term.err("At least one weight must be non-zero\n" if total == 0 else
+                 "Total weight exceeds the size of the indirection table\n")
+        raise _Exit(1, errno.EINVAL)
+    table, j, partial = [], -1, 0
+    for k in range(size):
+        while k >= (size * partial) // total:
+            j += 1
+            partial += values[j]
+        table.append(start + j)
+    return table
+
+
+def _srxfh(ctx: _Ctx) -> None:
+    term = ctx.term
+    if not ctx.argv:
+        _bad_args(term)
+    o = _srxfh_args(term, ctx.argv)
+    _srxfh_exclusive(term, o)
     _ioctl_init(ctx)
     dev = ctx.device()
     err = _ioctl_errno(dev, "rxnfc")  # ETHTOOL_GRXRINGS
     if err:
         _perror(term, "Cannot get RX ring count", err)
         raise _Exit(1, err)
-    key = None
-    if hkey is not None:
-        key = _parse_hkey(term, hkey, len(dev.rss_key))
-    if hfunc is not None and hfunc not in _RSS_HASH_FUNCS:
-        refuse(f"Unknown hash function: {hfunc}")
-    table: list[int] | None = None
-    size = 128
-    if equal:
-        table = [start + (k % equal) for k in range(size)]
-    elif weights is not None:
-        values = [_get_int_range(term, w, 0, 0xFFFFFFFF) for w in weights]
-        total = sum(values) & 0xFFFFFFFF
-        if total == 0:
-            term.err("At least one weight must be non-zero\n")
-            raise _Exit(1, errno.EINVAL)
-        if total > size:
-            term.err("Total weight exceeds the size of the indirection table\n")
-            raise _Exit(1, errno.EINVAL)
-        table, j, partial = [], -1, 0
-        for k in range(size):
-            while k >= (size * partial) // total:
-                j += 1
-                partial += values[j]
-            table.append(start + j)
-    try:  # ETHTOOL_SRSSH
-        if context:
-            raise DevmemError(errno.EOPNOTSUPP)  # no RSS contexts on this driver
-        if xfrm:
-            raise DevmemError(errno.EOPNOTSUPP)  # no symmetric hashing (supported_input_xfrm)
+    key = _parse_hkey(term, o["hkey"], len(dev.rss_key)) if o["hkey"] is not None else None
+    if o["hfunc"] is not None and o["hfunc"] not in _RSS_HASH_FUNCS:
+        term.err(f"Unknown hash function: {o['hfunc']}\n")
+        raise _Exit(1, errno.EINVAL)
+    table = _fill_indir_table(term, o, len(dev.rss_table))
+    try:  # ETHTOOL_SRSSH, net/ethtool/ioctl.c ethtool_set_rxfh()
+        if o["context"] or o["xfrm"]:
+            raise DevmemError(errno.EOPNOTSUPP)  # no RSS contexts, no symmetric hashing
         if table is not None and any(q >= dev.combined for q in table):
             raise DevmemError(errno.EINVAL)  # ethtool_copy_validate_indir
-        if hfunc is not None:
-            dev.set_rss_hfunc(hfunc)
+        if o["hfunc"] is not None:
+            dev.set_rss_hfunc(o["hfunc"])
         if key is not None:
             dev.set_rss_key(key)
         if table is not None:
             dev.set_rss_table(table)
-        elif default:
+        elif o["default"]:
             dev.reset_rss()
     except DevmemError as exc:
         _perror(term, "Cannot set RX flow hash configuration", exc.errno)
