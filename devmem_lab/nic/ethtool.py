@@ -95,8 +95,10 @@ def _perror(term: _Term, prefix: str, err: int) -> None:
 
 
 def _not_emulated(what: str) -> None:
-    raise EthtoolError(errno.EOPNOTSUPP, f"devmem-lab: ethtool {what} is not emulated (emulated: "
-                                         "-l -L -g -G -k -K -x -X -n -N -S --version)")
+    error = EthtoolError(errno.EOPNOTSUPP, f"devmem-lab: ethtool {what} is not emulated "
+                                           "(emulated: -l -L -g -G -k -K -x -X -n -N -S --version)")
+    error.returncode = None  # nothing ran
+    raise error
 
 
 # ---- command context ------------------------------------------------------------------------
@@ -169,6 +171,9 @@ def _main(host: Host, argv: list[str], term: _Term) -> None:
     opt = argv[0]
     if opt == "--monitor":
         _not_emulated("--monitor")
+    if opt == "--version":  # no DEVNAME
+        term.out(f"ethtool version {ETHTOOL_VERSION}\n")
+        return
     handler = _find_option(opt)
     if handler is None:
         if opt.startswith("-"):
@@ -176,9 +181,6 @@ def _main(host: Host, argv: list[str], term: _Term) -> None:
                 _not_emulated(opt)
             _bad_args(term)
         _not_emulated("DEVNAME (link settings)")
-    if handler is _version:
-        term.out(f"ethtool version {ETHTOOL_VERSION}\n")
-        return
     if len(argv) < 2:
         _bad_args(term)
     ctx = _Ctx(host, term, argv[1], argv[2:])
@@ -1042,10 +1044,6 @@ def _gstats(ctx: _Ctx) -> None:
 
 
 # ---- option table (ethtool.c args[]) --------------------------------------------------------
-def _version(ctx: _Ctx) -> None:  # dispatched in _main (no device)
-    raise AssertionError("unreachable")
-
-
 _OPTIONS: tuple[tuple[str, Callable[[_Ctx], None]], ...] = (
     ("-g|--show-ring", _grings),
     ("-G|--set-ring", _srings),
@@ -1058,7 +1056,6 @@ _OPTIONS: tuple[tuple[str, Callable[[_Ctx], None]], ...] = (
     ("-X|--set-rxfh-indir|--rxfh", _srxfh),
     ("-l|--show-channels", _gchannels),
     ("-L|--set-channels", _schannels),
-    ("--version", _version),
 )
 _KNOWN_NOT_EMULATED = frozenset({
     "-s", "--change", "-a", "--show-pause", "-A", "--pause", "-c", "--show-coalesce", "-C",
