@@ -1,0 +1,78 @@
+"""Shared set-ups: an ncdevmem-style steered server and a connected TCP pair."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import pytest
+
+from devmem_lab import Lab
+from devmem_lab.devmem import bind_dmabuf, open_rxq
+
+PORT = 5201
+
+
+def validation_pattern(total: int, n: int = 7) -> bytes:
+    """ncdevmem's -v N pattern: bytes 1..N-1 then '\\n', repeating."""
+    unit = bytes(range(1, n)) + b"\n"
+    return (unit * (total // n + 1))[:total]
+
+
+def steer(host, queue: int = 15, port: int = PORT) -> None:
+    """Header split on, hds-thresh 0, RSS off ``queue`` and up, one ntuple rule to ``queue``."""
+    if host.kernel.version.name == "6.12":  # no hds-thresh attribute in 6.12's ethtool netlink
+        host.ethtool("-G eth1 tcp-data-split on")
+    else:
+        host.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
+    host.ethtool("-K eth1 ntuple on")
+    host.ethtool(f"-X eth1 equal {queue}")
+    host.ethtool(f"-N eth1 flow-type tcp6 dst-ip {host.address} dst-port {port} action {queue}")
+
+
+def bind(host, fd: int, queues: list[int]):
+    """Bind without netlink (the netlink path has its own tests)."""
+    binding = bind_dmabuf(host.nic, host.dmabufs.get(fd))
+    for q in queues:
+        open_rxq(host.nic, q, binding)
+    return binding
+
+
+def connect(lab: Lab, port: int = PORT, family=socket.AF_INET6):
+    srv, cli = lab.server, lab.client
+    ls = srv.socket(family, socket.SOCK_STREAM)
+    ls.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
+    ls.listen()
+    cs = cli.socket(family, socket.SOCK_STREAM)
+    cs.connect((srv.address if family == socket.AF_INET6 else srv.address4, port))
+    conn, _ = ls.accept()
+    return ls, cs, conn
+
+
+@dataclass
+class Devmem:
+    lab: Lab
+    fd: int
+    size: int
+    binding: object
+    listener: object
+    client: object
+    conn: object
+
+    @property
+    def queue(self):
+        return self.lab.server.nic.rx_queues[15]
+
+
+@pytest.fixture
+def devmem():
+    """A lab with queue 15 bound to a 1 MiB udmabuf and a steered, connected pair."""
+    lab = Lab(seed=0)
+    steer(lab.server)
+    size = 256 * 4096
+    fd = lab.server.udmabuf_create(size)
+    binding = bind(lab.server, fd, [15])
+    ls, cs, conn = connect(lab)
+    yield Devmem(lab, fd, size, binding, ls, cs, conn)
+    import os
+    os.close(fd)
