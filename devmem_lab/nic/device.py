@@ -15,6 +15,7 @@ channels come only as combined rx/tx pairs (``max_rx``/``max_tx`` are 0, as on m
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -144,12 +145,18 @@ class FlowRule:
         if self.flow_type not in (f"tcp{flow.family}",):
             return False
         for want, have in ((self.src_ip, flow.src), (self.dst_ip, flow.dst)):
-            if want is not None and ipaddress.ip_address(want) != ipaddress.ip_address(have):
+            if want is not None and _packed(want) != _packed(have):
                 return False
         return ((self.src_port is None or self.src_port == flow.sport)
                 and (self.dst_port is None or self.dst_port == flow.dport))
 
 
+@functools.lru_cache(maxsize=256)
+def _packed(addr: str) -> bytes:
+    return ipaddress.ip_address(addr).packed
+
+
+@functools.lru_cache(maxsize=1024)
 def _toeplitz(key: bytes, data: bytes) -> int:
     """The Toeplitz RSS hash (as NICs compute it over addresses and ports)."""
     key_int = int.from_bytes(key, "big")
@@ -527,7 +534,7 @@ class NetDevice:
 
     # ---- receive steering ----------------------------------------------------------------
     def rss_hash(self, flow: FlowKey) -> int:
-        a = ipaddress.ip_address(flow.src).packed + ipaddress.ip_address(flow.dst).packed
+        a = _packed(flow.src) + _packed(flow.dst)
         return _toeplitz(self.rss_key, a + flow.sport.to_bytes(2, "big")
                          + flow.dport.to_bytes(2, "big"))
 

@@ -1,0 +1,86 @@
+"""A bound queue whose pool runs dry: drops are counted, TCP resends, nothing is lost."""
+
+import socket
+
+from devmem_lab import Lab, uapi
+from devmem_lab.uapi import parse_cmsgs
+
+from conftest import bind, connect, steer, validation_pattern
+
+SOL, DONTNEED = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED
+
+
+def slow_transfer(seed=0, pool_pages=64, total=1 << 20, hold=60, think_s=20e-6):
+    """Read with MSG_SOCK_DEVMEM, keep up to ``hold`` tokens, 'process' for think_s per call."""
+    lab = Lab(seed=seed)
+    steer(lab.server)
+    fd = lab.server.udmabuf_create(pool_pages * 4096)
+    binding = bind(lab.server, fd, [15])
+    _, cs, conn = connect(lab)
+    payload = validation_pattern(total)
+    cs.sendall(payload)
+    cs.close()
+    out, held = bytearray(), []
+    while True:
+        data, anc, _, _ = conn.recvmsg(65536, 80000, uapi.MSG_SOCK_DEVMEM)
+        if not data:
+            break
+        for _, cm in parse_cmsgs(anc):
+            out += binding.dmabuf.read(cm.frag_offset, cm.frag_size)
+            held.append(cm.frag_token)
+        lab.run(think_s)  # the accelerator works on the data meanwhile
+        if len(held) > hold:
+            assert conn.setsockopt(SOL, DONTNEED, uapi.pack_tokens(held[:40])) == 40
+            held = held[40:]
+    conn.setsockopt(SOL, DONTNEED, uapi.pack_tokens(held))
+    return lab, binding, cs, bytes(out), payload
+
+
+def test_slow_reader_causes_drops_but_no_loss():
+    lab, binding, cs, out, payload = slow_transfer()
+    q = lab.server.nic.rx_queues[15]
+    assert out == payload
+    assert q.stats.alloc_fail > 0 and q.stats.hw_drops == q.stats.alloc_fail
+    assert cs.retransmits > 0
+    assert binding.free_count == binding.num_niovs
+    assert q.pool.inflight == 0
+    stats = lab.server.ethtool("-S eth1")
+    assert f"rx_alloc_fail: {q.stats.alloc_fail}" in stats
+    assert f"rx_queue_15_hw_drops: {q.stats.hw_drops}" in stats
+
+
+def test_runs_are_deterministic():
+    a, b = slow_transfer(seed=1)[0], slow_transfer(seed=1)[0]
+    sa, sb = a.server.nic.rx_queues[15].stats, b.server.nic.rx_queues[15].stats
+    assert (sa.alloc_fail, sa.packets, a.now_ns) == (sb.alloc_fail, sb.packets, b.now_ns)
+
+
+def test_fast_reader_has_no_drops():
+    lab, binding, cs, out, payload = slow_transfer(pool_pages=1024, hold=10, think_s=0.0)
+    assert out == payload
+    assert lab.server.nic.rx_queues[15].stats.alloc_fail == 0
+    assert cs.retransmits == 0
+
+
+def test_reader_that_never_returns_tokens_gets_a_clear_error():
+    lab = Lab(seed=0)
+    steer(lab.server)
+    bind(lab.server, lab.server.udmabuf_create(16 * 4096), [15])
+    _, cs, conn = connect(lab)
+    cs.sendall(b"\0" * (64 * 1428))
+    got = 0
+    try:
+        while True:
+            data, _, _, _ = conn.recvmsg(1 << 20, 1 << 20, uapi.MSG_SOCK_DEVMEM)
+            got += len(data)
+    except BlockingIOError as e:
+        assert "SO_DEVMEM_DONTNEED" in str(e)
+    assert got == 16 * 1428  # the pool's worth, then nothing more can arrive
+    assert conn.tokens_held == 16
+    # TCP gave up after tcp_retries2 retransmissions of the same segment
+    try:
+        cs.send(b"x")
+    except OSError as e:
+        assert e.errno == 110  # ETIMEDOUT
+    else:
+        raise AssertionError("the sender should have timed out")
