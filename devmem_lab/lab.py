@@ -103,12 +103,16 @@ class Lab:
         self._seq += 1
         heapq.heappush(self._events, (max(self.now_ns, t_ns), self._seq, fn))
 
-    def transmit(self, src: Host, frame_bytes: int, deliver: Callable[[], None]) -> None:
-        """Put a frame on the wire from ``src``: serialised at line rate, then delayed."""
+    def wire(self, src: Host, frame_bytes: int) -> int:
+        """Put a frame on the wire from ``src``; returns when it has fully arrived (ns).
+
+        Frames from one host are serialised one after another at line rate, then delayed by
+        the propagation delay.
+        """
         ser_ns = (frame_bytes + WIRE_OVERHEAD) * 8 / self.link_gbps
         start = max(self.now_ns, self._busy_until[src.name])
         self._busy_until[src.name] = start + ser_ns
-        self.schedule_at(int(start + ser_ns) + self.delay_ns, deliver)
+        return int(start + ser_ns) + self.delay_ns
 
     def step(self) -> bool:
         """Run the next event; False when none is pending."""

@@ -5,8 +5,8 @@ token xarray ``sk_user_frags``), ``net/core/sock.c`` (``sk_setsockopt``,
 ``sock_devmem_dontneed``) and ``net/core/scm.c`` (``put_cmsg_notrunc``), behind the method
 names of Python's ``socket.socket``.
 
-The transport under it is a small TCP: MSS-sized segments over the lab's link, cumulative
-ACKs, a receive window, and retransmission on timeout (RTO from 200 ms, doubling, connection
+The transport under it is a small TCP: MSS-sized segments over the lab's link, delivered in
+NAPI-sized bursts (a burst arrives when its last packet has), cumulative ACKs, a receive window, and retransmission on timeout (RTO from 200 ms, doubling, connection
 timed out after 15 retries as with ``tcp_retries2``).
 Differs from the kernel: no out-of-order queue and no SACK/fast retransmit (a segment after a
 hole is discarded and resent after the timeout, go-back-N); no congestion control; tokens are
@@ -37,6 +37,7 @@ TCP_RTO_MIN_NS = 200_000_000
 TCP_RTO_MAX_NS = 120_000_000_000
 TCP_RETRIES2 = 15
 DEFAULT_RCVBUF = 6 << 20  # tcp_rmem[2]: the autotuned ceiling
+NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one event, one ACK
 _U32 = 0xFFFFFFFF
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
@@ -421,6 +422,7 @@ class TcpSocket(_Socket):
         return self.host.nic.mtu - header_len(fam) + 14
 
     def _transmit(self) -> None:
+        """Send what the window allows; the peer's NIC takes up to NAPI_BUDGET per event."""
         peer = self.peer
         if peer is None:
             return
@@ -430,20 +432,26 @@ class TcpSocket(_Socket):
         view = memoryview(self._sndbuf)
         window = self._peer_rwnd
         end = self.write_seq
+        burst: list[tuple[int, bytes]] = []
+        arrival = 0
         while self.snd_nxt < end:
-            in_flight = self.snd_nxt - self.snd_una
-            room = window - in_flight
+            room = window - (self.snd_nxt - self.snd_una)
             if room <= 0:
                 break
             n = min(mss, end - self.snd_nxt, room)
             start = self.snd_nxt - self.snd_una
-            payload = bytes(view[start:start + n])
-            lab.transmit(self.host, n + hdr, partial(peer._on_segment, self.snd_nxt, payload))
+            burst.append((self.snd_nxt, bytes(view[start:start + n])))
+            arrival = lab.wire(self.host, n + hdr)
             self.snd_nxt += n
+            if len(burst) == NAPI_BUDGET:
+                lab.schedule_at(arrival, partial(peer._on_burst, burst))
+                burst = []
         view.release()
+        if burst:
+            lab.schedule_at(arrival, partial(peer._on_burst, burst))
         if self._fin_queued and not self._fin_sent and self.snd_nxt == end:
             self._fin_sent = True
-            lab.transmit(self.host, hdr, partial(peer._on_fin, end))
+            lab.schedule_at(lab.wire(self.host, hdr), partial(peer._on_fin, end))
             self.snd_nxt = end + 1
         self._arm_timer()
 
@@ -494,16 +502,19 @@ class TcpSocket(_Socket):
             self.host.lab.schedule(self.host.lab.delay_ns,
                                    partial(peer._on_ack, self.rcv_nxt, self._rwnd()))
 
-    def _on_segment(self, seq: int, payload: bytes) -> None:
-        skb = receive(self.host.nic, self._flow_in, seq, payload)
-        if skb is None:
-            return  # dropped by the NIC: no ACK, the sender will time out and resend
-        if seq != self.rcv_nxt or self._closed or self._fin_rcvd:
-            skb.free()  # duplicate or beyond a hole: discarded (no out-of-order queue)
-        else:
-            self._rq.append(skb)
-            self._rq_bytes += skb.length
-            self.rcv_nxt += skb.length
+    def _on_burst(self, segments: list[tuple[int, bytes]]) -> None:
+        """One NAPI poll: the NIC places each segment, TCP queues the in-order ones, one ACK."""
+        nic, flow, rq = self.host.nic, self._flow_in, self._rq
+        for seq, payload in segments:
+            skb = receive(nic, flow, seq, payload)
+            if skb is None:
+                continue  # dropped by the NIC: the sender will time out and resend
+            if seq != self.rcv_nxt or self._closed or self._fin_rcvd:
+                skb.free()  # duplicate or beyond a hole: discarded (no out-of-order queue)
+            else:
+                rq.append(skb)
+                self._rq_bytes += skb.length
+                self.rcv_nxt += skb.length
         self._send_ack()
 
     def _on_fin(self, seq: int) -> None:

@@ -30,9 +30,10 @@ def slow_transfer(seed=0, pool_pages=64, total=1 << 20, hold=60, think_s=20e-6):
             held.append(cm.frag_token)
         lab.run(think_s)  # the accelerator works on the data meanwhile
         if len(held) > hold:
-            assert conn.setsockopt(SOL, DONTNEED, uapi.pack_tokens(held[:40])) == 40
-            held = held[40:]
-    conn.setsockopt(SOL, DONTNEED, uapi.pack_tokens(held))
+            batch, held = held[:40], held[40:]
+            assert conn.setsockopt(SOL, DONTNEED, uapi.pack_tokens(batch)) == len(batch)
+    for i in range(0, len(held), 128):  # at most 128 ranges per call
+        conn.setsockopt(SOL, DONTNEED, uapi.pack_tokens(held[i:i + 128]))
     return lab, binding, cs, bytes(out), payload
 
 
