@@ -1,0 +1,107 @@
+"""Exercises of notebook 03: what ``recvmsg(MSG_SOCK_DEVMEM)`` returns and how much room the
+control messages need.
+
+Models the user side of ``net/ipv4/tcp.c`` ``tcp_recvmsg_locked`` / ``tcp_recvmsg_dmabuf``:
+the return value counts linear and dmabuf bytes; each fragment needs one
+``CMSG_LEN(sizeof(struct dmabuf_cmsg))`` in the control buffer (``put_cmsg_notrunc`` in
+``net/core/scm.c``), and a first cmsg that does not fit makes the call fail with EFAULT.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from .. import uapi
+from .check import Exercise
+
+__all__ = ["ancbuf_for", "count_bytes", "q1", "q2"]
+
+
+def count_bytes(data: bytes, ancdata: list) -> tuple[int, int]:
+    """``(linear, dmabuf)`` bytes of one devmem ``recvmsg`` result.
+
+    With no devmem cmsg the read was an ordinary one: every byte is linear (in ``data``).
+
+    Raises
+    ------
+    ValueError
+        A control message that is not a devmem one, or a truncated one (``uapi.parse_cmsgs``),
+        or cmsg sizes that do not add up to ``len(data)``.
+    """
+    cmsgs = uapi.parse_cmsgs(ancdata)
+    if not cmsgs:
+        return len(data), 0
+    linear = sum(c.frag_size for kind, c in cmsgs if kind == "linear")
+    dmabuf = sum(c.frag_size for kind, c in cmsgs if kind == "dmabuf")
+    if linear + dmabuf != len(data):
+        raise ValueError(f"cmsgs describe {linear + dmabuf} bytes, recvmsg returned {len(data)}")
+    return linear, dmabuf
+
+
+def ancbuf_for(frags: int) -> int:
+    """The smallest ``ancbufsize`` that holds ``frags`` devmem control messages.
+
+    Every cmsg but the last is padded to ``CMSG_SPACE(24)``; the last needs only
+    ``CMSG_LEN(24)``. Zero fragments need no buffer.
+    """
+    if frags <= 0:
+        return 0
+    return (frags - 1) * socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE) + socket.CMSG_LEN(
+        uapi.DMABUF_CMSG_SIZE)
+
+
+def _cm(kind: str, off: int, size: int, token: int = 0, dmabuf_id: int = 0) -> tuple:
+    ctype = uapi.SCM_DEVMEM_DMABUF if kind == "dmabuf" else uapi.SCM_DEVMEM_LINEAR
+    return (uapi.SOL_SOCKET, ctype, uapi.DmabufCmsg(off, size, token, dmabuf_id).pack())
+
+
+_COUNT_CASES = (
+    (bytes(4096), [_cm("dmabuf", 0, 4096, 1, 1)]),
+    (b"plain bytes", []),                                              # an ordinary read
+    (bytes(300), [_cm("linear", 0, 100), _cm("dmabuf", 8192, 200, 2, 1)]),
+    (bytes(2856), [_cm("dmabuf", 0, 1428, 1, 1), _cm("dmabuf", 4096, 1428, 2, 1)]),
+    (b"", []),
+    (bytes(10), [_cm("dmabuf", 0, 0, 1, 1), _cm("linear", 0, 10)]),    # a zero-length frag
+    (bytes(24), [(uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF, bytes(20))]),  # truncated cmsg
+)
+
+q1 = Exercise(
+    label="q1",
+    reference=count_bytes,
+    cases=_COUNT_CASES,
+    hints=(
+        "uapi.parse_cmsgs(ancdata) gives (kind, DmabufCmsg) pairs; add up frag_size per kind.",
+        "No devmem cmsg at all means an ordinary read: all len(data) bytes are linear.",
+        ("Let parse_cmsgs raise its ValueError for a truncated cmsg; raise one yourself when "
+        "the sizes do not add up to len(data)."),
+    ),
+    solution_code='''
+def count_bytes(data, ancdata):
+    cmsgs = uapi.parse_cmsgs(ancdata)
+    if not cmsgs:
+        return len(data), 0
+    linear = sum(c.frag_size for kind, c in cmsgs if kind == "linear")
+    dmabuf = sum(c.frag_size for kind, c in cmsgs if kind == "dmabuf")
+    if linear + dmabuf != len(data):
+        raise ValueError("cmsgs do not add up to the return value")
+    return linear, dmabuf
+''',
+)
+
+q2 = Exercise(
+    label="q2",
+    reference=ancbuf_for,
+    cases=((1,), (0,), (2,), (100,), (2000,)),
+    hints=(
+        ("socket.CMSG_LEN(n) is the header plus n data bytes; socket.CMSG_SPACE(n) adds the "
+        "padding that the next cmsg needs in front of it."),
+        ("struct dmabuf_cmsg is uapi.DMABUF_CMSG_SIZE = 24 bytes; on x86_64 CMSG_LEN(24) = 40 "
+        "and CMSG_SPACE(24) = 40 too, but do not rely on it."),
+    ),
+    solution_code='''
+def ancbuf_for(frags):
+    if frags <= 0:
+        return 0
+    return (frags - 1) * socket.CMSG_SPACE(24) + socket.CMSG_LEN(24)
+''',
+)

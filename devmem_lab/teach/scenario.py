@@ -1,0 +1,128 @@
+"""Ready-made devmem servers for the later lessons: what notebooks 01 and 02 do by hand.
+
+Emulator only (course tooling). :func:`devmem_server` runs ncdevmem's server setup on an
+emulated host (``tools/testing/selftests/drivers/net/hw/ncdevmem.c``): header split on with
+hds-thresh 0, ntuple on, RSS kept below the devmem queue, an ntuple rule steering the port
+onto it, a dma-buf bound to it with bind-rx (``net/core/netdev-genl.c``), and a listening
+socket. :func:`ncdevmem_payload` is the byte pattern ``ncdevmem -v N`` validates.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import socket
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..uapi import PAGE_SIZE
+
+__all__ = ["DevmemServer", "devmem_server", "ncdevmem_payload"]
+
+
+def ncdevmem_payload(n: int, v: int = 7, offset: int = 0) -> bytes:
+    """Bytes ``[offset, offset+n)`` of the stream ``ncdevmem -v v`` expects.
+
+    ncdevmem's ``validate_buffer`` starts an ``unsigned char seed`` at 1, expects ``seed``
+    (or ``'\\n'`` when it is 0) and wraps it to 0 when it reaches ``v``: ``-v 7`` expects
+    ``01 02 03 04 05 06 0a`` repeating.
+    """
+    if n <= 0:
+        return b""
+    period = bytes(((i + 1) % v) or 10 for i in range(v))
+    start = offset % v
+    reps = (start + n) // v + 1
+    return (period * reps)[start:start + n]
+
+
+@dataclass(eq=False)
+class DevmemServer:
+    """A server host with one rx queue bound to a dma-buf and a socket listening on ``port``.
+
+    ``dmabuf`` is the CPU's view of a udmabuf (an ``mmap``), or ``None`` for accelerator
+    memory (read it with ``host.accel.read(fd, offset, size)``).
+    """
+
+    lab: Any = field(repr=False)
+    host: Any = field(repr=False)
+    queue: int
+    port: int
+    niovs: int
+    binding_id: int
+    memory: str
+    fd: int = field(repr=False, default=-1)
+    dmabuf: mmap.mmap | None = field(repr=False, default=None)
+    listener: Any = field(repr=False, default=None)
+    netlink: Any = field(repr=False, default=None)
+
+    @property
+    def binding(self):
+        """The kernel's binding object (``struct net_devmem_dmabuf_binding``)."""
+        return self.host.kernel.bindings[self.binding_id]
+
+    @property
+    def rxq(self):
+        """The bound rx queue (its ``.stats`` are the per-queue counters)."""
+        return self.host.nic.rx_queues[self.queue]
+
+    def read_dmabuf(self, offset: int, size: int) -> bytes:
+        """Bytes of the dma-buf, through the mmap or the accelerator."""
+        if self.dmabuf is not None:
+            return bytes(self.dmabuf[offset:offset + size])
+        return self.host.accel.read(self.fd, offset, size)
+
+    def connect(self, payload: bytes = b"", *, close: bool = True):
+        """A client connects, sends ``payload`` (and closes if ``close``); returns the
+        server's accepted socket."""
+        client = self.lab.client.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        client.connect((self.host.address, self.port))
+        conn, _addr = self.listener.accept()
+        if payload:
+            client.sendall(payload)
+        if close:
+            client.close()
+        conn.client = client
+        return conn
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
+                  memory: str = "udmabuf") -> DevmemServer:
+    """Set up ``lab.server`` as ncdevmem's server does and bind ``niovs`` pages to ``queue``.
+
+    Binding goes through the netdev netlink family (``devmem_lab.ynl``) when the package has
+    it, else straight through ``devmem_lab.devmem`` (the same kernel code path).
+    """
+    host = lab.server
+    ifname = host.ifname
+    for cmd in (f"-G {ifname} tcp-data-split on hds-thresh 0", f"-K {ifname} ntuple on",
+                f"-X {ifname} equal {queue}",
+                (f"-N {ifname} flow-type tcp6 dst-ip {host.address} dst-port {port} "
+                f"action {queue}")):
+        host.ethtool(cmd)
+    size = niovs * PAGE_SIZE
+    fd = host.udmabuf_create(size) if memory == "udmabuf" else host.accel.alloc(size)
+    view = mmap.mmap(fd, size) if memory == "udmabuf" else None
+    nl = None
+    try:
+        from ..ynl import Netdev
+        nl = host.netlink()
+        binding_id = Netdev(nl).bind_rx(host.if_nametoindex(ifname), fd, [queue])["id"]
+    except ImportError:
+        from ..devmem import bind_dmabuf, open_rxq
+        binding = bind_dmabuf(host.nic, host.dmabufs.get(fd))
+        open_rxq(host.nic, queue, binding)
+        binding_id = binding.id
+    listener = host.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    listener.bind(("::", port))
+    listener.listen()
+    srv = DevmemServer(lab, host, queue, port, niovs, binding_id, memory, fd, view, listener, nl)
+    weakref.finalize(srv, _close_fd, fd)
+    return srv
