@@ -57,6 +57,9 @@ class DmaBuf:
     view: np.ndarray = field(repr=False)  # uint8[size], what the device's DMA sees
     _map: mmap.mmap | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.mem = memoryview(self.view).cast("B")  # the same bytes, for cheap slice writes
+
     def read(self, offset: int, size: int) -> bytes:
         """Bytes at ``[offset, offset+size)`` (the emulator's side; learners use mmap)."""
         return self.view[offset:offset + size].tobytes()

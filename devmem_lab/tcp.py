@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import uapi
 from .errors import DevmemError
 from .nic.device import FlowKey
-from .nic.rx import Skb, header_len, receive
+from .nic.rx import Skb, header_len, receive_burst
 
 if TYPE_CHECKING:
     from .host import Host
@@ -504,12 +504,11 @@ class TcpSocket(_Socket):
 
     def _on_burst(self, segments: list[tuple[int, bytes]]) -> None:
         """One NAPI poll: the NIC places each segment, TCP queues the in-order ones, one ACK."""
-        nic, flow, rq = self.host.nic, self._flow_in, self._rq
-        for seq, payload in segments:
-            skb = receive(nic, flow, seq, payload)
+        rq = self._rq
+        for skb in receive_burst(self.host.nic, self._flow_in, segments):
             if skb is None:
                 continue  # dropped by the NIC: the sender will time out and resend
-            if seq != self.rcv_nxt or self._closed or self._fin_rcvd:
+            if skb.seq != self.rcv_nxt or self._closed or self._fin_rcvd:
                 skb.free()  # duplicate or beyond a hole: discarded (no out-of-order queue)
             else:
                 rq.append(skb)

@@ -142,7 +142,13 @@ class DmabufCmsg:
     flags: int = 0
 
     def __post_init__(self) -> None:
-        _check_uint("frag_offset", self.frag_offset, _U64)
+        o, s, t, d, f = self.frag_offset, self.frag_size, self.frag_token, self.dmabuf_id, \
+            self.flags
+        if type(o) is int and type(s) is int and type(t) is int and type(d) is int \
+                and type(f) is int and 0 <= o <= _U64 and 0 <= s <= _U32 and 0 <= t <= _U32 \
+                and 0 <= d <= _U32 and 0 <= f <= _U32:
+            return  # the common case, checked in one go
+        _check_uint("frag_offset", o, _U64)
         for name in ("frag_size", "frag_token", "dmabuf_id", "flags"):
             _check_uint(name, getattr(self, name), _U32)
 

@@ -22,11 +22,9 @@ Emulator choices:
 
 from __future__ import annotations
 
-import numpy as np
-
 from .device import FlowKey, NetDevice
 
-__all__ = ["Skb", "receive", "header_len"]
+__all__ = ["Skb", "receive", "receive_burst", "header_len"]
 
 
 class Skb:
@@ -66,31 +64,50 @@ def header_len(family: int) -> int:
 
 def receive(dev: NetDevice, flow: FlowKey, seq: int, payload) -> Skb | None:
     """One packet arrives on ``dev``; returns its skb, or ``None`` if the NIC dropped it."""
+    return receive_burst(dev, flow, [(seq, payload)])[0]
+
+
+def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
+    """A NAPI poll's worth of packets of one flow: an skb per packet, ``None`` where dropped.
+
+    Steering is decided once per poll (the configuration cannot change in between).
+    """
     q = dev.classify(flow)
     hdr = header_len(flow.family)
-    n = len(payload)
     if q < 0:  # ntuple action -1 (drop)
-        dev.rx_queues[0].stats.hw_drops += 1
-        return None
+        dev.rx_queues[0].stats.hw_drops += len(segments)
+        return [None] * len(segments)
     rxq = dev.rx_queues[q]
-    st = rxq.stats
-    binding = rxq.binding
-    pool = rxq.pool
-    if binding is None or (dev.hds_thresh and n <= dev.hds_thresh and
-                           dev.tcp_data_split == "on"):
-        pages = max(1, -(-(n + hdr) // 4096))
-        if pool is not None:
-            pool.stats.alloc_fast += pages
-            pool.inflight += pages
-        st.packets += 1
-        st.bytes += n + hdr
-        st.host_bytes += n + hdr
-        return Skb(seq, bytes(payload), [], True, pool, pages if pool is not None else 0)
-    if dev.tcp_data_split != "on":
-        st.hw_drops += 1
-        return None
-    linear_n = min(getattr(dev, "hds_linear_bytes", 0), n)
+    st, binding, pool = rxq.stats, rxq.binding, rxq.pool
+    thresh = dev.hds_thresh if dev.tcp_data_split == "on" else 0
+    if binding is not None and dev.tcp_data_split != "on":
+        st.hw_drops += len(segments)
+        return [None] * len(segments)
+    linear_max = getattr(dev, "hds_linear_bytes", 0)
+    out: list[Skb | None] = []
+    for seq, payload in segments:
+        n = len(payload)
+        if binding is None or n <= thresh:
+            pages = -(-(n + hdr) // 4096)
+            if pool is not None:
+                pool.stats.alloc_fast += pages
+                pool.inflight += pages
+            st.packets += 1
+            st.bytes += n + hdr
+            st.host_bytes += n + hdr
+            out.append(Skb(seq, bytes(payload), [], True, pool,
+                           pages if pool is not None else 0))
+            continue
+        out.append(_devmem_skb(binding, pool, st, seq, payload, min(linear_max, n), hdr))
+    return out
+
+
+def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -> Skb | None:
+    """Header split into a bound queue: headers (+ linear_n payload bytes) to host memory,
+    the rest DMA'd into freshly allocated net_iovs."""
+    n = len(payload)
     size = binding.niov_size
+    mem = binding.dmabuf.mem
     frags = []
     for start in range(linear_n, n, size):
         idx = pool.alloc_niov()
@@ -101,7 +118,8 @@ def receive(dev: NetDevice, flow: FlowKey, seq: int, payload) -> Skb | None:
             st.hw_drops += 1
             return None
         chunk = payload[start:start + size]
-        binding.rows[idx, :len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        base = idx * size
+        mem[base:base + len(chunk)] = chunk
         frags.append((binding, idx, 0, len(chunk)))
     st.packets += 1
     st.bytes += n + hdr
