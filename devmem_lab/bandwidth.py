@@ -51,6 +51,8 @@ __all__ = [
     "ETH_WIRE_OVERHEAD_BYTES",
     "PATHS",
     "PCIE_X16_GBPS",
+    "compare_with_emulator",
+    "emulated_host_bytes",
     "host_memory_traffic",
     "max_line_rate_gbps",
     "measure_copy_cost",
@@ -399,6 +401,125 @@ def max_line_rate_gbps(
     with np.errstate(divide="ignore"):
         out = ceiling / per_gbps
     return out.rename("max_line_rate_gbps")
+
+
+# --------------------------------------------------------------------------- emulator
+def emulated_host_bytes(
+    path: str = "devmem",
+    packets: int = 200,
+    mtu: int = 1500,
+    seed: int = 0,
+    *,
+    queue: int = 15,
+    port: int = 5201,
+) -> dict:
+    """Count the host-memory bytes of a transfer on the emulator (:class:`devmem_lab.Lab`).
+
+    The client sends ``packets`` full-size IPv4 segments. ``"copy"``: the server reads them
+    with ``recv()`` from an ordinary queue. ``"devmem"``: as ncdevmem, with header split, an
+    ntuple rule to ``queue`` bound to a udmabuf, ``recvmsg(MSG_SOCK_DEVMEM)`` and every token
+    returned at once. The counts come from what a program can see: ``ethtool -S eth1``
+    (``rx_packets``, ``rx_host_bytes``: what the NIC wrote to host memory,
+    ``rx_devmem_bytes``: what it wrote to the dma-buf) and the bytes ``recvmsg`` copied
+    into the user buffer (linear data). Zero-copy receive is not emulated.
+
+    Returns
+    -------
+    dict
+        ``packets``, ``nic_write_bytes``, ``copy_write_bytes`` and ``devmem_bytes``, each
+        per packet, comparable with :func:`per_packet_bytes`.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``path``, ``packets`` < 1, ``mtu`` outside the lab's [1280, 9000].
+    """
+    import re
+
+    from devmem_lab import Lab, uapi
+    from devmem_lab.devmem import bind_dmabuf, open_rxq
+
+    if path not in ("copy", "devmem"):
+        raise ValueError(
+            f"path must be 'copy' or 'devmem' (zerocopy is not emulated), got {path!r}"
+        )
+    n = int(_number("packets", packets, minimum=1, integer=True))
+    m = int(_number("mtu", mtu, minimum=1280, maximum=9000, integer=True))
+    payload = packet_bytes(m)["payload"]
+    lab = Lab(seed=int(_number("seed", seed, minimum=0, integer=True)), mtu=m)
+    srv, cli = lab.server, lab.client
+    devmem = path == "devmem"
+    if devmem:  # ncdevmem's set-up
+        srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
+        srv.ethtool("-K eth1 ntuple on")
+        srv.ethtool(f"-X eth1 equal {queue}")
+        srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port {port} action {queue}")
+        fd = srv.udmabuf_create(max(64, 2 * n) * 4096)
+        binding = bind_dmabuf(srv.nic, srv.dmabufs.get(fd))  # what netdev bind-rx does
+        open_rxq(srv.nic, queue, binding)
+    listener = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("0.0.0.0", port))
+    listener.listen()
+    client = cli.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.connect((srv.address4, port))
+    conn, _ = listener.accept()
+    client.sendall(bytes(n * payload))
+    got = copied = 0
+    while got < n * payload:
+        if devmem:
+            data, anc, _, _ = conn.recvmsg(1 << 20, 80_000, uapi.MSG_SOCK_DEVMEM)
+            tokens = []
+            for kind, cm in uapi.parse_cmsgs(anc):
+                if kind == "linear":
+                    copied += cm.frag_size
+                else:
+                    tokens.append(cm.frag_token)
+            for i in range(0, len(tokens), uapi.MAX_DONTNEED_TOKENS):
+                conn.setsockopt(
+                    socket.SOL_SOCKET,
+                    uapi.SO_DEVMEM_DONTNEED,
+                    uapi.pack_tokens(tokens[i : i + uapi.MAX_DONTNEED_TOKENS]),
+                )
+        else:
+            data = conn.recv(1 << 20)
+            copied += len(data)
+        got += len(data)
+    stats = {
+        k: int(v)
+        for k, v in re.findall(r"^\s*(rx_\w+): (\d+)$", srv.ethtool("-S eth1"), re.MULTILINE)
+    }
+    rx = stats["rx_packets"]
+    return {
+        "packets": rx,
+        "nic_write_bytes": stats["rx_host_bytes"] / rx,
+        "copy_write_bytes": copied / rx,
+        "devmem_bytes": stats["rx_devmem_bytes"] / rx,
+    }
+
+
+def compare_with_emulator(packets: int = 200, mtu: int = 1500, seed: int = 0) -> pd.DataFrame:
+    """Model (:func:`per_packet_bytes`) next to the emulator (:func:`emulated_host_bytes`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``path`` (``"copy"``, ``"devmem"``); columns ``model_nic_write_bytes``,
+        ``emulated_nic_write_bytes``, ``model_copy_write_bytes``,
+        ``emulated_copy_write_bytes`` (bytes per packet).
+    """
+    import pandas as pd
+
+    model = per_packet_bytes(mtu)
+    rows = {}
+    for path in ("copy", "devmem"):
+        emu = emulated_host_bytes(path, packets, mtu, seed)
+        rows[path] = {
+            "model_nic_write_bytes": model.loc[path, "nic_write_bytes"],
+            "emulated_nic_write_bytes": emu["nic_write_bytes"],
+            "model_copy_write_bytes": model.loc[path, "copy_write_bytes"],
+            "emulated_copy_write_bytes": emu["copy_write_bytes"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("path")
 
 
 # --------------------------------------------------------------------------- measuring

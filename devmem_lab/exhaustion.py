@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "DISTRIBUTIONS",
     "NIOV_BYTES",
+    "emulate",
     "hold_times",
     "littles_law",
     "plot_free_pool",
@@ -546,6 +547,131 @@ def summarize(df: pd.DataFrame) -> dict:
         "mean_free_pages": float(df["free_pages"].mean()),
         "first_drop_s": a.get("first_drop_s", math.nan),
         "knee_hold_s": a["pool_packets"] * a["slot_s"],
+    }
+
+
+# --------------------------------------------------------------------------- emulator
+def emulate(
+    pool_pages: int,
+    line_rate_gbps: float,
+    hold_s: float,
+    duration_s: float,
+    seed: int = 0,
+    *,
+    mtu: int = 4148,
+    batch: int = 1,
+    queue: int = 15,
+    port: int = 5201,
+) -> dict:
+    """Run the same queue on the emulator's own datapath and summarise it like :func:`summarize`.
+
+    A :class:`devmem_lab.Lab` server is set up as ncdevmem does (header split, ntuple rule to
+    ``queue``, a udmabuf of ``pool_pages`` pages bound to it); the client sends enough data
+    to keep the link busy for ``duration_s``; the server reads with
+    ``recvmsg(MSG_SOCK_DEVMEM)`` and returns each token ``hold_s`` after reading it
+    (``batch`` tokens per ``SO_DEVMEM_DONTNEED``). IPv4, so the payload is ``mtu - 52``.
+
+    Unlike :func:`simulate`, the sender is the emulator's TCP: cumulative ACKs, a receive
+    window, go-back-N after a 200 ms retransmission timeout and no fast retransmit. Runs
+    without drops, or in which the consumer never gives tokens back before the end, agree with
+    the simulator; with drops and returns the emulated sender stalls for an RTO, so goodput
+    is far lower than the open-loop bound.
+
+    Returns
+    -------
+    dict
+        ``drops`` (``rx_alloc_fail`` of the queue), ``goodput_gbps`` (payload read by the
+        application within ``duration_s`` of the first arrival), ``min_free_pages`` (free
+        net_iovs, sampled at each read and token return), ``arrivals`` (packets accepted or
+        dropped by the NIC), ``drop_rate``, ``retransmits`` (sender timeouts x segments resent).
+
+    Raises
+    ------
+    ValueError
+        As :func:`simulate`; also ``mtu`` outside the lab's [1280, 9000].
+    """
+    import socket
+    from functools import partial
+
+    from devmem_lab import Lab, uapi
+    from devmem_lab.devmem import bind_dmabuf, open_rxq
+
+    p = _params(
+        pool_pages,
+        line_rate_gbps,
+        hold_s,
+        duration_s,
+        seed,
+        mtu,
+        "fixed",
+        batch,
+        0.2,
+        1.5,
+        1.0,
+        0.0,
+        None,
+    )
+    if not 1280 <= p["mtu"] <= 9000:
+        raise ValueError(f"mtu must be in [1280, 9000] for the emulator, got {mtu!r}")
+    lab = Lab(seed=p["seed"], link_gbps=p["line_rate_gbps"], mtu=p["mtu"])
+    srv, cli = lab.server, lab.client
+    srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
+    srv.ethtool("-K eth1 ntuple on")
+    srv.ethtool(f"-X eth1 equal {queue}")
+    srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port {port} action {queue}")
+    fd = srv.udmabuf_create(p["pool_pages"] * NIOV_BYTES)
+    binding = bind_dmabuf(srv.nic, srv.dmabufs.get(fd))  # what netdev bind-rx does
+    open_rxq(srv.nic, queue, binding)
+    listener = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("0.0.0.0", port))
+    listener.listen()
+    client = cli.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.connect((srv.address4, port))
+    conn, _ = listener.accept()
+
+    st = {"min_free": binding.free_count, "done": []}
+
+    def sample() -> None:
+        st["min_free"] = min(st["min_free"], binding.free_count)
+
+    def complete(tokens: list[int]) -> None:  # the consumer is done with these frags
+        sample()
+        st["done"].extend(tokens)
+        while len(st["done"]) >= p["batch"]:
+            out, st["done"] = st["done"][: p["batch"]], st["done"][p["batch"] :]
+            for i in range(0, len(out), uapi.MAX_DONTNEED_TOKENS):
+                conn.setsockopt(
+                    socket.SOL_SOCKET,
+                    uapi.SO_DEVMEM_DONTNEED,
+                    uapi.pack_tokens(out[i : i + uapi.MAX_DONTNEED_TOKENS]),
+                )
+
+    start = lab.now_ns
+    client.sendall(bytes(p["n_slots"] * p["payload_bytes"]))
+    end = start + lab.delay_ns + round(p["duration_s"] * 1e9)
+    hold_ns = round(p["hold_s"] * 1e9)
+    delivered = 0
+    while lab.now_ns < end:
+        conn.settimeout((end - lab.now_ns) / 1e9)
+        try:
+            data, anc, _, _ = conn.recvmsg(1 << 20, 80_000, uapi.MSG_SOCK_DEVMEM)
+        except (TimeoutError, BlockingIOError):
+            break
+        if not data:
+            break
+        delivered += len(data)
+        sample()
+        tokens = [cm.frag_token for kind, cm in uapi.parse_cmsgs(anc) if kind == "dmabuf"]
+        lab.schedule(hold_ns, partial(complete, tokens))
+    qs = srv.nic.rx_queues[queue].stats
+    arrivals = qs.packets + qs.alloc_fail
+    return {
+        "drops": qs.alloc_fail,
+        "goodput_gbps": delivered * 8 / p["duration_s"] / 1e9,
+        "min_free_pages": st["min_free"],
+        "arrivals": arrivals,
+        "drop_rate": qs.alloc_fail / arrivals if arrivals else 0.0,
+        "retransmits": client.retransmits,
     }
 
 

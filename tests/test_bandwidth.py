@@ -212,3 +212,26 @@ def test_analysis_modules_import_no_heavy_packages():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+# ------------------------------------------------------------------ the emulator
+def test_emulator_counts_match_the_model():
+    table = bw.compare_with_emulator(packets=50, mtu=1500)
+    assert list(table.index) == ["copy", "devmem"]
+    assert (table["model_nic_write_bytes"] == table["emulated_nic_write_bytes"]).all()
+    assert (table["model_copy_write_bytes"] == table["emulated_copy_write_bytes"]).all()
+    assert table.loc["devmem", "emulated_nic_write_bytes"] == 66  # headers only
+
+
+def test_emulated_devmem_payload_lands_in_the_dmabuf():
+    emu = bw.emulated_host_bytes("devmem", packets=20, mtu=4148)
+    assert emu == {
+        "packets": 20,
+        "nic_write_bytes": 66.0,
+        "copy_write_bytes": 0.0,
+        "devmem_bytes": 4096.0,
+    }
+    with pytest.raises(ValueError, match="path"):
+        bw.emulated_host_bytes("zerocopy")
+    with pytest.raises(ValueError, match="mtu"):
+        bw.emulated_host_bytes("copy", mtu=576)

@@ -244,3 +244,28 @@ def test_plots_return_axes():
     ax2 = ex.plot_sweep(table, knee=ex.littles_law(500, 100)["knee_hold_s"], scale=1e6)
     assert ax2.get_xlabel() == "hold_s"
     plt.close("all")
+
+
+# ------------------------------------------------------------------ the emulator's datapath
+def test_emulator_fills_the_pool_like_the_simulator():
+    # tokens never come back within the run: both accept exactly one pool of packets
+    emu = ex.emulate(64, 100, hold_s=1.0, duration_s=100e-6)
+    sim = ex.summarize(ex.simulate(64, 100, 1.0, 100e-6, dist="fixed"))
+    assert emu["arrivals"] - emu["drops"] == 64 == sim["arrivals"] - sim["drops"]
+    assert emu["goodput_gbps"] == pytest.approx(sim["goodput_gbps"])
+    assert emu["min_free_pages"] == sim["min_free_pages"] == 0
+
+
+def test_emulator_below_the_knee_has_no_drops():
+    emu = ex.emulate(256, 100, hold_s=20e-6, duration_s=500e-6)
+    sim = ex.summarize(ex.simulate(256, 100, 20e-6, 500e-6, dist="fixed"))
+    assert emu["drops"] == sim["drops"] == 0
+    assert emu["goodput_gbps"] == pytest.approx(sim["goodput_gbps"], rel=0.02)
+
+
+def test_emulated_tcp_stalls_above_the_knee():
+    # past the knee the emulator's TCP waits for a 200 ms RTO; the open-loop model does not
+    emu = ex.emulate(64, 100, hold_s=60e-6, duration_s=500e-6)
+    sim = ex.summarize(ex.simulate(64, 100, 60e-6, 500e-6, dist="fixed"))
+    assert emu["drops"] > 0 and sim["drops"] > 0
+    assert emu["goodput_gbps"] < sim["goodput_gbps"] / 2
