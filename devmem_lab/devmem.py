@@ -39,7 +39,7 @@ class Binding:
         self.niov_size = niov_size
         self.num_niovs = dmabuf.size // niov_size
         self._free = list(range(self.num_niovs))  # a sorted list is a valid heap
-        self.refs = np.zeros(self.num_niovs, dtype=np.int64)
+        self._refs = [0] * self.num_niovs  # per net_iov reference count
         self._pool_of: list["PagePool | None"] = [None] * self.num_niovs
         self.queues: list[int] = []
         self.bound = True  # False once unbound (netlink socket closed)
@@ -51,6 +51,11 @@ class Binding:
     @property
     def free_count(self) -> int:
         return len(self._free)
+
+    @property
+    def refs(self) -> np.ndarray:
+        """Reference count of every net_iov (0 = free in the genpool)."""
+        return np.array(self._refs, dtype=np.int64)
 
     @property
     def rows(self) -> np.ndarray:
@@ -67,24 +72,25 @@ class Binding:
         if not self._free or not self.bound:
             return None
         idx = heapq.heappop(self._free)
-        self.refs[idx] = 1
+        self._refs[idx] = 1
         self._pool_of[idx] = pool
         return idx
 
     def get(self, idx: int) -> None:
         """Take one more reference (a token handed to user space)."""
-        self.refs[idx] += 1
+        self._refs[idx] += 1
 
     def put(self, idx: int) -> None:
         """Drop one reference; the last one returns the net_iov to the genpool."""
-        self.refs[idx] -= 1
-        if self.refs[idx] == 0:
+        refs = self._refs
+        refs[idx] -= 1
+        if refs[idx] == 0:
             pool = self._pool_of[idx]
             self._pool_of[idx] = None
             heapq.heappush(self._free, idx)
             if pool is not None:
                 pool.release()
-        elif self.refs[idx] < 0:  # pragma: no cover - an emulator bug, never user input
+        elif refs[idx] < 0:  # pragma: no cover - an emulator bug, never user input
             raise AssertionError(f"net_iov {idx} of binding {self.id} freed twice")
 
     @property
