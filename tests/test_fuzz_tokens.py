@@ -15,13 +15,12 @@ import socket
 import struct
 
 import numpy as np
+from conftest import bind, connect, steer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devmem_lab import Lab, uapi
 from devmem_lab.uapi import parse_cmsgs
-
-from conftest import bind, connect, steer
 
 SOL, DONTNEED, DEVMEM = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, uapi.MSG_SOCK_DEVMEM
 U32 = 0xFFFFFFFF
