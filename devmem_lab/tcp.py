@@ -433,7 +433,7 @@ class TcpSocket(_Socket):
         window = self._peer_rwnd
         end = self.write_seq
         burst: list[tuple[int, bytes]] = []
-        arrival = 0
+        arrival = sent_pkts = sent_bytes = 0
         while self.snd_nxt < end:
             room = window - (self.snd_nxt - self.snd_una)
             if room <= 0:
@@ -443,10 +443,17 @@ class TcpSocket(_Socket):
             burst.append((self.snd_nxt, bytes(view[start:start + n])))
             arrival = lab.wire(self.host, n + hdr)
             self.snd_nxt += n
+            sent_pkts += 1
+            sent_bytes += n + hdr
             if len(burst) == NAPI_BUDGET:
                 lab.schedule_at(arrival, partial(peer._on_burst, burst))
                 burst = []
         view.release()
+        if sent_bytes:
+            txqs = self.host.nic.tx_queues  # XPS: the flow's hash picks the tx queue
+            st = txqs[self.host.nic.rss_hash(self._flow_in) % len(txqs)].stats
+            st.packets += sent_pkts
+            st.bytes += sent_bytes
         if burst:
             lab.schedule_at(arrival, partial(peer._on_burst, burst))
         if self._fin_queued and not self._fin_sent and self.snd_nxt == end:
