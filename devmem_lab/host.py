@@ -77,7 +77,7 @@ class Host:
         from .netlink.socket import NetlinkSocket
         return NetlinkSocket(self)
 
-    def socket(self, family: int = _socket.AF_INET6, type: int = _socket.SOCK_STREAM,
+    def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0):
         """A socket mirroring ``socket.socket(family, type, proto)``."""
         from .tcp import make_socket
