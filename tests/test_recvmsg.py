@@ -186,3 +186,20 @@ def test_accelerator_memory_is_read_through_the_device():
     got = b"".join(srv.accel.read(fd, c.frag_offset, c.frag_size) for _, c in parse_cmsgs(anc))
     assert got == b"gpu!" * 500
     assert binding.dmabuf.kind == "accel"
+
+
+def test_ipv4_flow_steered_with_tcp4_rule():
+    lab = Lab(seed=0)
+    from conftest import bind
+    srv = lab.server
+    srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
+    srv.ethtool("-K eth1 ntuple on")
+    srv.ethtool("-X eth1 equal 15")
+    srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port 5201 action 15")
+    binding = bind(srv, srv.udmabuf_create(64 * 4096), [15])
+    _, cs, conn = connect(lab, family=socket.AF_INET)
+    cs.sendall(b"4" * 3000)
+    data, anc, _, _ = conn.recvmsg(65536, 4096, DEVMEM)
+    assert len(data) == 3000
+    assert [c.frag_size for _, c in parse_cmsgs(anc)] == [1448, 1448, 104]  # IPv4 MSS
+    assert all(c.dmabuf_id == binding.id for _, c in parse_cmsgs(anc))
