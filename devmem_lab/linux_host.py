@@ -36,8 +36,15 @@ from . import uapi
 from .errors import DevmemError, EthtoolError
 from .netlink import wire
 
-__all__ = ["LinuxHost", "KernelNetlinkSocket", "KernelSocket", "Probe", "kernel_version",
-           "has_cap_net_admin", "MIN_DEVMEM_KERNEL"]
+__all__ = [
+    "MIN_DEVMEM_KERNEL",
+    "KernelNetlinkSocket",
+    "KernelSocket",
+    "LinuxHost",
+    "Probe",
+    "has_cap_net_admin",
+    "kernel_version",
+]
 
 MIN_DEVMEM_KERNEL = (6, 12)  # RX devmem merged in 6.12
 CAP_NET_ADMIN = 12  # include/uapi/linux/capability.h
@@ -193,7 +200,7 @@ class KernelSocket:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.sock.close()
 
     def __repr__(self) -> str:
@@ -208,12 +215,13 @@ class KernelSocket:
 class KernelNetlinkSocket:
     """``socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC)`` with the emulated socket's methods.
 
-    Bound to an auto port id, ``NETLINK_EXT_ACK`` on (extack TLVs in errors; ``ext_ack=False``
-    leaves the kernel default off), a receive timeout so that ``recv`` never hangs
-    (``TimeoutError``). Bindings made through it die when it is closed, as in the kernel.
+    Bound to an auto port id; ``NETLINK_EXT_ACK`` off as the kernel's default (as for the
+    emulated socket; ``ynl.Netdev`` turns it on, or pass ``ext_ack=True``); a receive timeout
+    so that ``recv`` never hangs (``TimeoutError``). Bindings made through it die when it is
+    closed, as in the kernel.
     """
 
-    def __init__(self, *, ext_ack: bool = True, timeout: float | None = 5.0) -> None:
+    def __init__(self, *, ext_ack: bool = False, timeout: float | None = 5.0) -> None:
         _require_linux("a netlink socket")
         self.sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, wire.NETLINK_GENERIC)
         try:
@@ -256,7 +264,7 @@ class KernelNetlinkSocket:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -445,8 +453,8 @@ class LinuxHost:
             raise DevmemError(errno.ENXIO, "no interface with this index") from None
 
     # ---- sockets --------------------------------------------------------------------------
-    def netlink(self, *, ext_ack: bool = True) -> KernelNetlinkSocket:
-        """A real generic-netlink socket (``NETLINK_EXT_ACK`` on, as ynl clients set it)."""
+    def netlink(self, *, ext_ack: bool = False) -> KernelNetlinkSocket:
+        """A real generic-netlink socket; ``NETLINK_EXT_ACK`` off unless asked (kernel default)."""
         return KernelNetlinkSocket(ext_ack=ext_ack)
 
     def socket(self, family: int = _socket.AF_INET6, type: int = _socket.SOCK_STREAM,
@@ -519,7 +527,7 @@ class LinuxHost:
                                  "(apt-get install ethtool / dnf install ethtool)")
             error.returncode = None
             raise error
-        proc = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=20,
+        proc = subprocess.run([exe, *argv], check=False, capture_output=True, text=True, timeout=20,
                               env={**os.environ, "LC_ALL": "C"})
         if proc.returncode != 0:
             text = (proc.stdout + proc.stderr).rstrip("\n")
@@ -586,11 +594,11 @@ def probe() -> Probe:
     version = kernel_version(release) if system == "Linux" else None
     devmem_release = bool(version and version[:2] >= MIN_DEVMEM_KERNEL)
     notes: list[str] = []
-    empty = dict(system=system, kernel=release, kernel_version=version,
-                 devmem_release=devmem_release, netdev_family=False, family_id=None,
-                 family_version=None, ops=(), devices=(), queues=(), page_pools=(),
-                 devmem_sockopts=None, cap_net_admin=False, may_bind=False,
-                 header_split_nics=(), udmabuf=False)
+    empty = {"system": system, "kernel": release, "kernel_version": version,
+             "devmem_release": devmem_release, "netdev_family": False, "family_id": None,
+             "family_version": None, "ops": (), "devices": (), "queues": (), "page_pools": (),
+             "devmem_sockopts": None, "cap_net_admin": False, "may_bind": False,
+             "header_split_nics": (), "udmabuf": False}
     if system != "Linux":
         return Probe(**{**empty, "notes": (f"not Linux ({system}): nothing to probe",)})
     cap = has_cap_net_admin()
@@ -601,7 +609,7 @@ def probe() -> Probe:
         notes.append(f"socket option check failed: {e}")
     names = _if_names()
     try:
-        sock = KernelNetlinkSocket()
+        sock = KernelNetlinkSocket(ext_ack=True)
     except OSError as e:
         notes.append(f"no generic netlink socket: {e}")
         return Probe(**result, notes=tuple(notes))
@@ -620,7 +628,7 @@ def probe() -> Probe:
                 ops.append((NETDEV_OPS.get(cmd, f"cmd-{cmd}"), kind, _perm(flags)))
             result.update(netdev_family=True, family_id=fam["id"],
                           family_version=fam["version"], ops=tuple(ops))
-            perm = dict((o[0], o[2]) for o in ops).get("bind-rx")
+            perm = {o[0]: o[2] for o in ops}.get("bind-rx")
             result["may_bind"] = bool(perm) and (cap or perm == "none")
             if not perm:
                 notes.append("no bind-rx op: this kernel has no devmem RX (needs 6.12+)")

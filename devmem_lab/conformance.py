@@ -1,0 +1,734 @@
+"""Differential scenarios: the same devmem calls on an emulated host and on the running kernel.
+
+Each :class:`Scenario` is one short piece of learner-style code (``host.netlink()``,
+``ynl.Netdev``, ``host.socket(...)``) that takes a host-like object — ``Lab().server`` or
+``LinuxHost()`` — and returns a comparable *outcome*:
+
+* ``("error", "EINVAL", extack_msg, bad_attr_offset, missing_attr)`` for a refusal
+  (``NetlinkError`` fields; ``None`` where the kernel sent none, always ``None`` for sockets);
+* ``("ok", value)`` for a result (decoded netlink replies, a ``setsockopt`` return value,
+  what ``recvmsg`` gave).
+
+Only error paths a kernel can reach without a devmem NIC are here: bind-rx refusals that come
+before the dma-buf fd is looked at (missing attributes, policy, ``ENODEV``, ``lo`` without
+queue management), the socket-option checks of ``net/core/sock.c`` (``sk_setsockopt``,
+``sock_devmem_dontneed``, ``sk_getsockopt``) and ``recvmsg(MSG_SOCK_DEVMEM)`` on ordinary
+data (``net/ipv4/tcp.c``). The fd passed to bind-rx is ``/dev/null``, never a dma-buf, so no
+bind can succeed and nothing on the host changes. TCP scenarios on a real host run over
+loopback (``127.0.0.1``).
+
+``tests/conformance/`` and ``notebooks/09_your_kernel.ipynb`` both run :data:`SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import platform
+import socket as _socket
+import struct
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from . import uapi, ynl
+from .errors import NetlinkError
+from .netlink import family as fam
+from .netlink import wire
+
+__all__ = [
+    "SCENARIOS",
+    "Outcome",
+    "Scenario",
+    "by_name",
+    "compare",
+    "format_outcome",
+    "is_emulated",
+    "kernel_unavailable",
+    "run_all",
+    "run_scenario",
+]
+
+Outcome = tuple
+MISSING_IFINDEX = 424242  # an ifindex no host has (checked; the next free one is used if not)
+S, DONTNEED = uapi.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED
+TOKEN = struct.Struct("=II")  # struct dmabuf_token
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One differential case: ``run(host) -> outcome``.
+
+    ``needs_admin``: on a real kernel the path is reached only with ``CAP_NET_ADMIN`` (bind-rx
+    is admin-perm: without it every request stops at EPERM).
+    """
+
+    name: str
+    group: str  # "bind-rx", "netdev", "dump", "sockopt", "recvmsg"
+    what: str
+    run: Callable[[Any], Outcome]
+    needs_admin: bool = False
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r})"
+
+
+# ---- outcomes ---------------------------------------------------------------------------------
+_NAMES = {errno.EOPNOTSUPP: "EOPNOTSUPP", errno.EAGAIN: "EAGAIN"}  # not ENOTSUP/EWOULDBLOCK
+
+
+def _errname(err: int | None) -> str:
+    if err is None:
+        return "None"
+    return _NAMES.get(err) or errno.errorcode.get(err, str(err))
+
+
+def _error(e: OSError) -> Outcome:
+    if isinstance(e, NetlinkError):
+        return ("error", _errname(e.errno), e.extack_msg, e.bad_attr_offset, e.missing_attr)
+    return ("error", _errname(e.errno), None, None, None)
+
+
+def run_scenario(scn: Scenario, host: Any) -> Outcome:
+    """Run one scenario; an ``OSError`` becomes an ``("error", ...)`` outcome."""
+    try:
+        return ("ok", scn.run(host))
+    except OSError as e:
+        if e.errno is None:  # a Python-level timeout or the like: not a kernel answer
+            return ("raised", type(e).__name__, str(e), None, None)
+        return _error(e)
+
+
+def _attr_name(group: str, attr: int | None) -> str | None:
+    if attr is None:
+        return None
+    sets = {"bind-rx": "dmabuf", "netdev": "dev"}
+    for name, spec in fam.ATTR_SETS.get(sets.get(group, "dmabuf"), {}).items():
+        if spec.id == attr:
+            return name
+    return str(attr)
+
+
+def format_outcome(outcome: Outcome | str, group: str = "bind-rx") -> str:
+    """A short line: ``EINVAL missing=fd``, ``EOPNOTSUPP bad-attr@20``, ``ok 0``."""
+    if isinstance(outcome, str):
+        return outcome
+    if outcome[0] == "ok":
+        value = outcome[1]
+        text = json.dumps(value, sort_keys=True, default=str) \
+            if isinstance(value, (list, dict, tuple)) else repr(value)
+        return "ok " + (text if len(text) <= 60 else text[:57] + "...")
+    if outcome[0] == "raised":
+        return f"raised {outcome[1]}"
+    _, name, msg, offs, miss = outcome
+    parts = [name]
+    if msg:
+        parts.append(f'"{msg}"')
+    if offs is not None:
+        parts.append(f"bad-attr@{offs}")
+    if miss is not None:
+        parts.append(f"missing={_attr_name(group, miss)}")
+    return " ".join(parts)
+
+
+# ---- hosts ------------------------------------------------------------------------------------
+def is_emulated(host: Any) -> bool:
+    """An emulated host (``Lab().server``) rather than a :class:`~devmem_lab.LinuxHost`."""
+    return hasattr(host, "lab") and hasattr(host, "kernel")
+
+
+def _peer(host: Any) -> Any:
+    """Where the client socket lives: the other emulated host, or the same real host."""
+    if is_emulated(host):
+        return host.lab.client if host is host.lab.server else host.lab.server
+    return host
+
+
+def _missing_ifindex(host: Any) -> int:
+    i = MISSING_IFINDEX
+    while True:
+        try:
+            host.if_indextoname(i)
+        except OSError:
+            return i
+        i += 1
+
+
+@contextlib.contextmanager
+def _not_a_dmabuf():
+    """A real fd that is not a dma-buf (``/dev/null``): bind-rx can never succeed with it."""
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _netdev(host: Any):
+    """``ynl.Netdev(host.netlink())``, closed afterwards (bindings die with the socket)."""
+    nl = ynl.Netdev(host.netlink())
+    try:
+        yield nl
+    finally:
+        nl.close()
+
+
+def _request(host: Any, cmd: int, attrs: bytes, *, dump: bool = False, reserved: int = 0,
+             attr_set: str = "dmabuf") -> list[dict]:
+    """Send raw attribute bytes as a netdev request (``NETLINK_EXT_ACK`` on); decode replies."""
+    sock = host.netlink()
+    try:
+        sock.setsockopt(wire.SOL_NETLINK, wire.NETLINK_EXT_ACK, 1)
+        fid = ynl.resolve_family(sock, "netdev")
+        flags = wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else wire.NLM_F_ACK)
+        hdr = wire.GENLMSGHDR.pack(cmd, 1, reserved)
+        sock.send(wire.pack_nlmsg(fid, flags, 2, 0, hdr + attrs))
+        return [fam.decode(attr_set, wire.parse_genl(m.payload)[2])
+                for m in ynl._replies(sock, 2, dump=dump)]
+    finally:
+        sock.close()
+
+
+def _u32(t: int, v: int) -> bytes:
+    return wire.pack_attr(t, struct.pack("=I", v))
+
+
+def _queue(qid: int, qtype: int = 0, *extra: bytes) -> bytes:
+    return wire.pack_attr(2, _u32(1, qid) + _u32(3, qtype) + b"".join(extra), nested=True)
+
+
+BIND_RX, BIND_TX = uapi.NETDEV_CMD_BIND_RX, uapi.NETDEV_CMD_BIND_TX
+
+
+# ---- bind-rx: every refusal that comes before the dma-buf is looked at ------------------------
+def bind_rx_no_attrs(host):
+    """bind-rx with no attributes at all: the first required one (ifindex) is missing."""
+    return _request(host, BIND_RX, b"")
+
+
+def bind_rx_no_fd(host):
+    """bind-rx with only an ifindex: GENL_REQ_ATTR_CHECK reports the missing fd."""
+    return _request(host, BIND_RX, _u32(1, host.if_nametoindex("lo")))
+
+
+def bind_rx_no_queues(host):
+    """bind-rx with ifindex and fd but an empty queue list (ncdevmem's first self-test)."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(host.if_nametoindex("lo"), fd, [])
+
+
+def bind_rx_no_such_device(host):
+    """bind-rx on an ifindex that does not exist: ENODEV, no extack."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(_missing_ifindex(host), fd, [0])
+
+
+def bind_rx_lo(host):
+    """bind-rx on loopback: lo has no queue management (not ops-locked), refused first."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(host.if_nametoindex("lo"), fd, [0])
+
+
+def bind_rx_lo_bad_fd(host):
+    """bind-rx on lo with fd -1 (as u32): the device is refused before the fd is looked at."""
+    with _netdev(host) as nl:
+        return nl.bind_rx(host.if_nametoindex("lo"), 0xFFFFFFFF, [0])
+
+
+def bind_rx_lo_queue_out_of_range(host):
+    """bind-rx on lo, rx queue 5 (lo has one): the device check still comes first."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(host.if_nametoindex("lo"), fd, [5])
+
+
+def bind_rx_lo_tx_queue(host):
+    """bind-rx on lo naming a tx queue: the device check still comes first."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(host.if_nametoindex("lo"), fd, [{"id": 0, "type": "tx"}])
+
+
+def bind_rx_ifindex_zero(host):
+    """bind-rx with ifindex 0: the policy (min 1) refuses it, with the policy in the extack."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(0, fd, [0])
+
+
+def bind_rx_queues_not_nested(host):
+    """The queues attribute sent without NLA_F_NESTED: strict validation refuses it."""
+    with _not_a_dmabuf() as fd:
+        attrs = _u32(1, host.if_nametoindex("lo")) + _u32(3, fd) \
+            + wire.pack_attr(2, _u32(1, 0) + _u32(3, 0))
+        return _request(host, BIND_RX, attrs)
+
+
+def bind_rx_queue_type_2(host):
+    """A queue of type 2 (only rx=0 and tx=1 exist): out of the policy's range."""
+    with _not_a_dmabuf() as fd:
+        return _request(host, BIND_RX, _u32(1, host.if_nametoindex("lo")) + _u32(3, fd)
+                        + _queue(0, 2))
+
+
+def bind_rx_unknown_attr_in_queue(host):
+    """An attribute the queue-id nest does not have (5): "Unknown attribute type"."""
+    with _not_a_dmabuf() as fd:
+        return _request(host, BIND_RX, _u32(1, host.if_nametoindex("lo")) + _u32(3, fd)
+                        + _queue(0, 0, _u32(5, 0)))
+
+
+def bind_rx_trailing_bytes(host):
+    """Two stray bytes after the last attribute."""
+    with _not_a_dmabuf() as fd:
+        return _request(host, BIND_RX, _u32(1, host.if_nametoindex("lo")) + _u32(3, fd)
+                        + _queue(0) + b"\1\0")
+
+
+def bind_rx_as_dump(host):
+    """bind-rx sent with NLM_F_DUMP: the op has no dump, EOPNOTSUPP before any check."""
+    return _request(host, BIND_RX, b"", dump=True)
+
+
+def bind_rx_unprivileged(host):
+    """bind-rx from a process without CAP_NET_ADMIN: EPERM before the attributes are read."""
+    if is_emulated(host):
+        from .netlink.socket import NetlinkSocket
+        nl = ynl.Netdev(NetlinkSocket(host, cap_net_admin=False))
+        try:
+            with _not_a_dmabuf() as fd:
+                return nl.bind_rx(host.if_nametoindex("lo"), fd, [0])
+        finally:
+            nl.close()
+    return _run_unprivileged(_bind_rx_lo_plain, host)
+
+
+def _bind_rx_lo_plain(host):
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_rx(host.if_nametoindex("lo"), fd, [0])
+
+
+def bind_tx_lo(host):
+    """bind-tx on lo (no permission needed): lo does not support netmem TX."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_tx(host.if_nametoindex("lo"), fd)
+
+
+def bind_tx_no_such_device(host):
+    """bind-tx on an ifindex that does not exist."""
+    with _not_a_dmabuf() as fd, _netdev(host) as nl:
+        return nl.bind_tx(_missing_ifindex(host), fd)
+
+
+# ---- other netdev requests: errors and decoded replies for lo ---------------------------------
+def dev_get_no_such_device(host):
+    with _netdev(host) as nl:
+        return nl.dev_get(_missing_ifindex(host))
+
+
+def queue_get_lo_rx5(host):
+    """queue-get for rx queue 5 of lo (it has one): EINVAL, no extack."""
+    with _netdev(host) as nl:
+        return nl.queue_get(host.if_nametoindex("lo"), 5, "rx")
+
+
+def qstats_lo(host):
+    """qstats-get on lo: lo has no queue stats ops, EOPNOTSUPP pointing at the ifindex."""
+    with _netdev(host) as nl:
+        return nl.qstats_get(host.if_nametoindex("lo"))
+
+
+def page_pool_get_missing(host):
+    with _netdev(host) as nl:
+        return nl.page_pool_get(999999)
+
+
+def unknown_command(host):
+    return _request(host, 99, b"")
+
+
+def genl_reserved_not_zero(host):
+    return _request(host, uapi.NETDEV_CMD_DEV_GET, _u32(1, 1), reserved=1, attr_set="dev")
+
+
+def dev_get_lo(host):
+    """dev-get of lo, decoded (ifindex and XDP/XSK feature flags)."""
+    with _netdev(host) as nl:
+        return nl.dev_get(host.if_nametoindex("lo"))
+
+
+def queue_dump_lo(host):
+    """queue-get dump of lo: one rx and one tx queue."""
+    with _netdev(host) as nl:
+        return nl.queue_dump(host.if_nametoindex("lo"))
+
+
+def queue_get_lo_tx0(host):
+    with _netdev(host) as nl:
+        return nl.queue_get(host.if_nametoindex("lo"), 0, "tx")
+
+
+def netdev_family_ops(host):
+    """nlctrl getfamily netdev: version, ops with their flags (do/dump/permission), groups."""
+    sock = host.netlink()
+    try:
+        out = sorted(_family_ops(sock).items())
+    finally:
+        sock.close()
+    return [f"{uapi_name(cmd)}:{flags:#04x}" for cmd, flags in out]
+
+
+def _family_ops(sock) -> dict[int, int]:
+    from .linux_host import resolve_family as resolve_full
+    return resolve_full(sock, "netdev")["ops"]
+
+
+def uapi_name(cmd: int) -> str:
+    from .linux_host import NETDEV_OPS
+    return NETDEV_OPS.get(cmd, f"cmd-{cmd}")
+
+
+# ---- socket options (net/core/sock.c) ---------------------------------------------------------
+def _tcp(host):
+    return host.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+
+
+def _udp(host):
+    return host.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+
+
+def dontneed_unknown_tokens(host):
+    """Return tokens the socket never handed out: skipped silently, 0 freed."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, TOKEN.pack(1, 3))
+
+
+def dontneed_empty(host):
+    """An empty option: shorter than an int, sk_setsockopt refuses it first."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, b"")
+
+
+def dontneed_int(host):
+    """An int (4 bytes) instead of token ranges: not a multiple of 8."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, 1)
+
+
+def dontneed_7_bytes(host):
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, b"\0" * 7)
+
+
+def dontneed_12_bytes(host):
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, b"\0" * 12)
+
+
+def dontneed_128_ranges(host):
+    """128 ranges (MAX_DONTNEED_TOKENS): accepted."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, TOKEN.pack(1, 1) * 128)
+
+
+def dontneed_129_ranges(host):
+    """129 ranges: one more than MAX_DONTNEED_TOKENS."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, TOKEN.pack(1, 1) * 129)
+
+
+def dontneed_huge_range(host):
+    """One range of 2**32-1 tokens: nothing to free, returns quickly (1024-frag cap)."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, TOKEN.pack(1, 0xFFFFFFFF))
+
+
+def dontneed_null_optval(host):
+    """``setsockopt(SOL_SOCKET, SO_DEVMEM_DONTNEED, None, 8)``: a NULL buffer of 8 bytes."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, DONTNEED, None, 8)
+
+
+def dontneed_listening(host):
+    """A listening TCP socket is still TCP: nothing to free, 0."""
+    with _tcp(host) as s:
+        s.bind((host.address4, 0))
+        s.listen()
+        return s.setsockopt(S, DONTNEED, TOKEN.pack(1, 1))
+
+
+def dontneed_udp(host):
+    """DONTNEED on UDP: not TCP, EBADF."""
+    with _udp(host) as s:
+        return s.setsockopt(S, DONTNEED, TOKEN.pack(1, 1))
+
+
+def dontneed_udp_empty(host):
+    """Empty option on UDP: the int-size check in sk_setsockopt comes before the TCP check."""
+    with _udp(host) as s:
+        return s.setsockopt(S, DONTNEED, b"")
+
+
+def dontneed_udp_7_bytes(host):
+    """7 bytes on UDP: long enough for sk_setsockopt, then not TCP (before the length check)."""
+    with _udp(host) as s:
+        return s.setsockopt(S, DONTNEED, b"\0" * 7)
+
+
+def setsockopt_linear(host):
+    """SO_DEVMEM_LINEAR is a cmsg type, not a settable option."""
+    with _tcp(host) as s:
+        return s.setsockopt(S, uapi.SO_DEVMEM_LINEAR, 1)
+
+
+def setsockopt_dmabuf(host):
+    with _tcp(host) as s:
+        return s.setsockopt(S, uapi.SO_DEVMEM_DMABUF, 1)
+
+
+def getsockopt_linear(host):
+    with _tcp(host) as s:
+        return s.getsockopt(S, uapi.SO_DEVMEM_LINEAR)
+
+
+def getsockopt_dmabuf(host):
+    with _tcp(host) as s:
+        return s.getsockopt(S, uapi.SO_DEVMEM_DMABUF, 24)
+
+
+def getsockopt_dontneed(host):
+    with _tcp(host) as s:
+        return s.getsockopt(S, DONTNEED)
+
+
+# ---- recvmsg(MSG_SOCK_DEVMEM) on ordinary data (net/ipv4/tcp.c) -------------------------------
+@contextlib.contextmanager
+def _tcp_pair(host):
+    """A connected TCP pair: ``(client, server-side connection)`` over ``host.address4``."""
+    ls = _tcp(host)
+    cs = _tcp(_peer(host))
+    conn = None
+    try:
+        ls.bind((host.address4, 0))
+        ls.listen()
+        cs.settimeout(5)
+        cs.connect((host.address4, ls.getsockname()[1]))
+        conn, _ = ls.accept()
+        conn.settimeout(5)
+        yield cs, conn
+    finally:
+        for s in (conn, cs, ls):
+            if s is not None:
+                s.close()
+
+
+def _msg(result) -> list:
+    data, ancdata, flags, _addr = result
+    return [data.decode(), len(ancdata), flags]
+
+
+def recvmsg_devmem_plain(host):
+    """recvmsg(MSG_SOCK_DEVMEM) on ordinary (readable) data: copied normally, no cmsgs."""
+    with _tcp_pair(host) as (cs, conn):
+        cs.sendall(b"hello devmem")
+        return _msg(conn.recvmsg(100, 4096, uapi.MSG_SOCK_DEVMEM))
+
+
+def recvmsg_devmem_no_ctrl_buffer(host):
+    """The same with no control buffer at all: no devmem frag, so nothing needs one."""
+    with _tcp_pair(host) as (cs, conn):
+        cs.sendall(b"plain")
+        return _msg(conn.recvmsg(100, 0, uapi.MSG_SOCK_DEVMEM))
+
+
+def recvmsg_devmem_short_buffer(host):
+    """A 4-byte buffer: the first 4 bytes now, the rest on the next call."""
+    with _tcp_pair(host) as (cs, conn):
+        cs.sendall(b"0123456789")
+        first = _msg(conn.recvmsg(4, 4096, uapi.MSG_SOCK_DEVMEM))
+        second = b""
+        while len(second) < 6:
+            second += conn.recvmsg(100, 4096, uapi.MSG_SOCK_DEVMEM)[0]
+        return [first, second.decode()]
+
+
+def recvmsg_devmem_peek(host):
+    """MSG_PEEK | MSG_SOCK_DEVMEM on ordinary data: peeked, still there afterwards."""
+    with _tcp_pair(host) as (cs, conn):
+        cs.sendall(b"peek")
+        peeked = _msg(conn.recvmsg(100, 4096, uapi.MSG_SOCK_DEVMEM | uapi.MSG_PEEK))
+        return [peeked, conn.recv(100).decode()]
+
+
+def dontneed_connected_after_read(host):
+    """DONTNEED on a connection that read only ordinary data: no tokens, 0 freed."""
+    with _tcp_pair(host) as (cs, conn):
+        cs.sendall(b"x")
+        conn.recvmsg(100, 4096, uapi.MSG_SOCK_DEVMEM)
+        return conn.setsockopt(S, DONTNEED, TOKEN.pack(1, 100))
+
+
+# ---- the list -----------------------------------------------------------------------------------
+def _s(fn: Callable, group: str, *, admin: bool = False, name: str | None = None) -> Scenario:
+    doc = (fn.__doc__ or "").strip().split("\n")[0]
+    return Scenario(name or fn.__name__.replace("_", "-"), group, doc, fn, admin)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    _s(bind_rx_no_attrs, "bind-rx", admin=True),
+    _s(bind_rx_no_fd, "bind-rx", admin=True),
+    _s(bind_rx_no_queues, "bind-rx", admin=True),
+    _s(bind_rx_no_such_device, "bind-rx", admin=True),
+    _s(bind_rx_lo, "bind-rx", admin=True),
+    _s(bind_rx_lo_bad_fd, "bind-rx", admin=True),
+    _s(bind_rx_lo_queue_out_of_range, "bind-rx", admin=True),
+    _s(bind_rx_lo_tx_queue, "bind-rx", admin=True),
+    _s(bind_rx_ifindex_zero, "bind-rx", admin=True),
+    _s(bind_rx_queues_not_nested, "bind-rx", admin=True),
+    _s(bind_rx_queue_type_2, "bind-rx", admin=True),
+    _s(bind_rx_unknown_attr_in_queue, "bind-rx", admin=True),
+    _s(bind_rx_trailing_bytes, "bind-rx", admin=True),
+    _s(bind_rx_as_dump, "bind-rx"),
+    _s(bind_rx_unprivileged, "bind-rx"),
+    _s(bind_tx_lo, "bind-rx"),
+    _s(bind_tx_no_such_device, "bind-rx"),
+    _s(dev_get_no_such_device, "netdev"),
+    _s(queue_get_lo_rx5, "netdev"),
+    _s(qstats_lo, "netdev"),
+    _s(page_pool_get_missing, "netdev"),
+    _s(unknown_command, "netdev"),
+    _s(genl_reserved_not_zero, "netdev"),
+    _s(dev_get_lo, "dump"),
+    _s(queue_dump_lo, "dump"),
+    _s(queue_get_lo_tx0, "dump"),
+    _s(netdev_family_ops, "dump"),
+    _s(dontneed_unknown_tokens, "sockopt"),
+    _s(dontneed_empty, "sockopt"),
+    _s(dontneed_int, "sockopt"),
+    _s(dontneed_7_bytes, "sockopt"),
+    _s(dontneed_12_bytes, "sockopt"),
+    _s(dontneed_128_ranges, "sockopt"),
+    _s(dontneed_129_ranges, "sockopt"),
+    _s(dontneed_huge_range, "sockopt"),
+    _s(dontneed_null_optval, "sockopt"),
+    _s(dontneed_listening, "sockopt"),
+    _s(dontneed_udp, "sockopt"),
+    _s(dontneed_udp_empty, "sockopt"),
+    _s(dontneed_udp_7_bytes, "sockopt"),
+    _s(setsockopt_linear, "sockopt"),
+    _s(setsockopt_dmabuf, "sockopt"),
+    _s(getsockopt_linear, "sockopt"),
+    _s(getsockopt_dmabuf, "sockopt"),
+    _s(getsockopt_dontneed, "sockopt"),
+    _s(recvmsg_devmem_plain, "recvmsg"),
+    _s(recvmsg_devmem_no_ctrl_buffer, "recvmsg"),
+    _s(recvmsg_devmem_short_buffer, "recvmsg"),
+    _s(recvmsg_devmem_peek, "recvmsg"),
+    _s(dontneed_connected_after_read, "recvmsg"),
+)
+
+
+def by_name(name: str) -> Scenario:
+    for s in SCENARIOS:
+        if s.name == name:
+            return s
+    raise KeyError(f"no scenario {name!r}")
+
+
+# ---- running on a real kernel ----------------------------------------------------------------
+def kernel_unavailable(*, needs_admin: bool = False) -> str | None:
+    """Why the running kernel cannot be compared (``None`` if it can).
+
+    Checked in order: not Linux; kernel older than 6.12; no netdev generic-netlink family;
+    (``needs_admin``) no ``CAP_NET_ADMIN``. Nothing is changed on the host.
+    """
+    from . import linux_host
+    if platform.system() != "Linux":
+        return f"skipped: not Linux ({platform.system() or 'unknown OS'})"
+    version = linux_host.kernel_version()
+    if version is None or version[:2] < linux_host.MIN_DEVMEM_KERNEL:
+        return f"skipped: kernel {platform.release()} is older than 6.12 (no devmem TCP)"
+    try:
+        sock = linux_host.KernelNetlinkSocket()
+    except OSError as e:
+        return f"skipped: no generic netlink socket ({os.strerror(e.errno or 0)})"
+    try:
+        linux_host.resolve_family(sock, "netdev")
+    except OSError:
+        return "skipped: the kernel has no netdev netlink family"
+    finally:
+        sock.close()
+    if needs_admin and not linux_host.has_cap_net_admin():
+        return "skipped: needs CAP_NET_ADMIN (run as root): bind-rx is admin-perm"
+    return None
+
+
+def _run_unprivileged(fn: Callable[[Any], Any], host: Any) -> Any:
+    """Run ``fn(host)`` without CAP_NET_ADMIN; as root, in a forked child that drops to nobody."""
+    from . import linux_host
+    if not linux_host.has_cap_net_admin():
+        return fn(host)
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                out = ("ok", fn(host))
+            except OSError as e:
+                out = _error(e)
+            os.write(w, json.dumps(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    out = tuple(json.loads(data))
+    if out[0] == "ok":
+        return out[1]
+    raise NetlinkError(getattr(errno, out[1]), out[2], out[3], out[4])
+
+
+def run_all(host: Any, scenarios: Iterable[Scenario] = SCENARIOS) -> dict[str, Outcome | str]:
+    """Outcome of every scenario on ``host``; on a real kernel a skip reason where it can't run."""
+    out: dict[str, Outcome | str] = {}
+    emulated = is_emulated(host)
+    base = None if emulated else kernel_unavailable()
+    admin = None if emulated or base else kernel_unavailable(needs_admin=True)
+    for scn in scenarios:
+        reason = base or (admin if scn.needs_admin else None)
+        out[scn.name] = reason if reason else run_scenario(scn, host)
+    return out
+
+
+def compare(emulated: dict[str, Outcome | str], kernel: dict[str, Outcome | str],
+            scenarios: Iterable[Scenario] = SCENARIOS):
+    """Side-by-side DataFrame: scenario, group, emulator, kernel, agree ("yes"/"NO"/"skipped")."""
+    import pandas as pd
+    rows = []
+    for scn in scenarios:
+        e, k = emulated.get(scn.name), kernel.get(scn.name)
+        if isinstance(k, str) or k is None:
+            agree = "skipped"
+        else:
+            agree = "yes" if _same(e, k) else "NO"
+        rows.append({"scenario": scn.name, "group": scn.group,
+                     "emulator": format_outcome(e, scn.group) if e is not None else "-",
+                     "kernel": format_outcome(k, scn.group) if k is not None else "-",
+                     "agree": agree})
+    return pd.DataFrame(rows).set_index("scenario")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Outcome equality with lists and tuples alike (JSON round trips turn one into the other)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
+                                                                      default=str)
