@@ -240,7 +240,7 @@ def netdev_family(version: str = "6.18") -> Family:
 NLCTRL = Family("nlctrl", wire.GENL_ID_CTRL, 2,
                 (OpSpec("getfamily", 3, "ctrl", True, True, None),
                  OpSpec("getpolicy", 10, "ctrl", False, True, None)),
-                (("notify", wire.GENL_ID_CTRL),), {}, maxattr=10)
+                (("notify", wire.GENL_ID_CTRL),), {})
 
 
 # ---- encoder / decoder -------------------------------------------------------------------

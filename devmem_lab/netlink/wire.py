@@ -279,7 +279,7 @@ def pack_extack(*, msg: str | None = None, cookie: bytes | None = None,
     if offset is not None:
         out += pack_attr(NLMSGERR_ATTR_OFFS, struct.pack("=I", offset))
     if policy is not None:
-        out += pack_attr(NLMSGERR_ATTR_POLICY, policy)
+        out += pack_attr(NLMSGERR_ATTR_POLICY, policy, nested=True)
     if miss_type:
         out += pack_attr(NLMSGERR_ATTR_MISS_TYPE, struct.pack("=I", miss_type))
     if miss_nest is not None:
