@@ -71,6 +71,7 @@ class Scenario:
     what: str
     run: Callable[[Any], Outcome]
     needs_admin: bool = False
+    attr_set: str = "dmabuf"  # names the missing attribute in the table
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r})"
@@ -102,17 +103,16 @@ def run_scenario(scn: Scenario, host: Any) -> Outcome:
         return _error(e)
 
 
-def _attr_name(group: str, attr: int | None) -> str | None:
+def _attr_name(attr_set: str, attr: int | None) -> str | None:
     if attr is None:
         return None
-    sets = {"bind-rx": "dmabuf", "netdev": "dev"}
-    for name, spec in fam.ATTR_SETS.get(sets.get(group, "dmabuf"), {}).items():
+    for name, spec in fam.ATTR_SETS.get(attr_set, {}).items():
         if spec.id == attr:
             return name
     return str(attr)
 
 
-def format_outcome(outcome: Outcome | str, group: str = "bind-rx") -> str:
+def format_outcome(outcome: Outcome | str, attr_set: str = "dmabuf") -> str:
     """A short line: ``EINVAL missing=fd``, ``EOPNOTSUPP bad-attr@20``, ``ok 0``."""
     if isinstance(outcome, str):
         return outcome
@@ -130,7 +130,7 @@ def format_outcome(outcome: Outcome | str, group: str = "bind-rx") -> str:
     if offs is not None:
         parts.append(f"bad-attr@{offs}")
     if miss is not None:
-        parts.append(f"missing={_attr_name(group, miss)}")
+        parts.append(f"missing={_attr_name(attr_set, miss)}")
     return " ".join(parts)
 
 
@@ -178,11 +178,16 @@ def _netdev(host: Any):
 
 
 def _request(host: Any, cmd: int, attrs: bytes, *, dump: bool = False, reserved: int = 0,
-             attr_set: str = "dmabuf") -> list[dict]:
-    """Send raw attribute bytes as a netdev request (``NETLINK_EXT_ACK`` on); decode replies."""
+             attr_set: str = "dmabuf", ext_ack: bool = True) -> list[dict]:
+    """Send raw attribute bytes as a netdev request and decode the replies.
+
+    ``NETLINK_EXT_ACK`` is turned on unless ``ext_ack`` is False (then the socket keeps the
+    kernel's default, off).
+    """
     sock = host.netlink()
     try:
-        sock.setsockopt(wire.SOL_NETLINK, wire.NETLINK_EXT_ACK, 1)
+        if ext_ack:
+            sock.setsockopt(wire.SOL_NETLINK, wire.NETLINK_EXT_ACK, 1)
         fid = ynl.resolve_family(sock, "netdev")
         flags = wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else wire.NLM_F_ACK)
         hdr = wire.GENLMSGHDR.pack(cmd, 1, reserved)
@@ -213,6 +218,11 @@ def bind_rx_no_attrs(host):
 def bind_rx_no_fd(host):
     """bind-rx with only an ifindex: GENL_REQ_ATTR_CHECK reports the missing fd."""
     return _request(host, BIND_RX, _u32(1, host.if_nametoindex("lo")))
+
+
+def bind_rx_no_fd_without_ext_ack(host):
+    """The same without NETLINK_EXT_ACK (the kernel's default): EINVAL and nothing else."""
+    return _request(host, BIND_RX, _u32(1, host.if_nametoindex("lo")), ext_ack=False)
 
 
 def bind_rx_no_queues(host):
@@ -323,8 +333,26 @@ def bind_tx_no_such_device(host):
 
 # ---- other netdev requests: errors and decoded replies for lo ---------------------------------
 def dev_get_no_such_device(host):
+    """dev-get of an ifindex that does not exist: ENODEV."""
     with _netdev(host) as nl:
         return nl.dev_get(_missing_ifindex(host))
+
+
+def dev_get_no_ifindex(host):
+    """dev-get without an ifindex: the missing attribute is named in the extack."""
+    return _request(host, uapi.NETDEV_CMD_DEV_GET, b"", attr_set="dev")
+
+
+def queue_get_no_id(host):
+    """queue-get with ifindex and type but no queue id."""
+    return _request(host, uapi.NETDEV_CMD_QUEUE_GET,
+                    _u32(2, host.if_nametoindex("lo")) + _u32(3, 0), attr_set="queue")
+
+
+def qstats_reserved_scope_bit(host):
+    """qstats-get dump with scope bit 2 set: only bit 0 (queue) exists, "reserved bit set"."""
+    return _request(host, uapi.NETDEV_CMD_QSTATS_GET, _u32(4, 2), dump=True,
+                    attr_set="qstats")
 
 
 def queue_get_lo_rx5(host):
@@ -340,15 +368,18 @@ def qstats_lo(host):
 
 
 def page_pool_get_missing(host):
+    """page-pool-get of a pool id nobody has: ENOENT."""
     with _netdev(host) as nl:
         return nl.page_pool_get(999999)
 
 
 def unknown_command(host):
+    """A netdev command id the family does not have (99): EOPNOTSUPP."""
     return _request(host, 99, b"")
 
 
 def genl_reserved_not_zero(host):
+    """A genlmsghdr whose reserved field is 1: refused by the genetlink core."""
     return _request(host, uapi.NETDEV_CMD_DEV_GET, _u32(1, 1), reserved=1, attr_set="dev")
 
 
@@ -365,6 +396,7 @@ def queue_dump_lo(host):
 
 
 def queue_get_lo_tx0(host):
+    """queue-get of lo's tx queue 0, decoded."""
     with _netdev(host) as nl:
         return nl.queue_get(host.if_nametoindex("lo"), 0, "tx")
 
@@ -417,11 +449,13 @@ def dontneed_int(host):
 
 
 def dontneed_7_bytes(host):
+    """7 bytes: an int fits, but 7 is not a multiple of 8."""
     with _tcp(host) as s:
         return s.setsockopt(S, DONTNEED, b"\0" * 7)
 
 
 def dontneed_12_bytes(host):
+    """12 bytes: one and a half token ranges."""
     with _tcp(host) as s:
         return s.setsockopt(S, DONTNEED, b"\0" * 12)
 
@@ -483,21 +517,25 @@ def setsockopt_linear(host):
 
 
 def setsockopt_dmabuf(host):
+    """SO_DEVMEM_DMABUF is a cmsg type, not a settable option."""
     with _tcp(host) as s:
         return s.setsockopt(S, uapi.SO_DEVMEM_DMABUF, 1)
 
 
 def getsockopt_linear(host):
+    """getsockopt of SO_DEVMEM_LINEAR: no devmem option is readable."""
     with _tcp(host) as s:
         return s.getsockopt(S, uapi.SO_DEVMEM_LINEAR)
 
 
 def getsockopt_dmabuf(host):
+    """getsockopt of SO_DEVMEM_DMABUF with a 24-byte buffer."""
     with _tcp(host) as s:
         return s.getsockopt(S, uapi.SO_DEVMEM_DMABUF, 24)
 
 
 def getsockopt_dontneed(host):
+    """getsockopt of SO_DEVMEM_DONTNEED."""
     with _tcp(host) as s:
         return s.getsockopt(S, DONTNEED)
 
@@ -570,14 +608,15 @@ def dontneed_connected_after_read(host):
 
 
 # ---- the list -----------------------------------------------------------------------------------
-def _s(fn: Callable, group: str, *, admin: bool = False, name: str | None = None) -> Scenario:
+def _s(fn: Callable, group: str, *, admin: bool = False, attr_set: str = "dmabuf") -> Scenario:
     doc = (fn.__doc__ or "").strip().split("\n")[0]
-    return Scenario(name or fn.__name__.replace("_", "-"), group, doc, fn, admin)
+    return Scenario(fn.__name__.replace("_", "-"), group, doc, fn, admin, attr_set)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
     _s(bind_rx_no_attrs, "bind-rx", admin=True),
     _s(bind_rx_no_fd, "bind-rx", admin=True),
+    _s(bind_rx_no_fd_without_ext_ack, "bind-rx", admin=True),
     _s(bind_rx_no_queues, "bind-rx", admin=True),
     _s(bind_rx_no_such_device, "bind-rx", admin=True),
     _s(bind_rx_lo, "bind-rx", admin=True),
@@ -594,6 +633,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s(bind_tx_lo, "bind-rx"),
     _s(bind_tx_no_such_device, "bind-rx"),
     _s(dev_get_no_such_device, "netdev"),
+    _s(dev_get_no_ifindex, "netdev", attr_set="dev"),
+    _s(queue_get_no_id, "netdev", attr_set="queue"),
+    _s(qstats_reserved_scope_bit, "netdev"),
     _s(queue_get_lo_rx5, "netdev"),
     _s(qstats_lo, "netdev"),
     _s(page_pool_get_missing, "netdev"),
@@ -722,8 +764,8 @@ def compare(emulated: dict[str, Outcome | str], kernel: dict[str, Outcome | str]
         else:
             agree = "yes" if _same(e, k) else "NO"
         rows.append({"scenario": scn.name, "group": scn.group,
-                     "emulator": format_outcome(e, scn.group) if e is not None else "-",
-                     "kernel": format_outcome(k, scn.group) if k is not None else "-",
+                     "emulator": format_outcome(e, scn.attr_set) if e is not None else "-",
+                     "kernel": format_outcome(k, scn.attr_set) if k is not None else "-",
                      "agree": agree})
     return pd.DataFrame(rows).set_index("scenario")
 
