@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import errno
 import itertools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any, Self
 
 from .errors import NetlinkError
 from .netlink import family as fam
@@ -110,7 +111,7 @@ class Netdev:
         """Close the socket: the kernel unbinds every binding made on it."""
         self.sock.close()
 
-    def __enter__(self) -> "Netdev":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

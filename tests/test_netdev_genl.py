@@ -112,14 +112,14 @@ class Bench:
         sock = sock or self.sock
         self.seq += 1
         sock.send(w.pack_genlmsg(FID, REQ | ACK, self.seq, 0, 13, 1, attrs))
-        first = list(w.iter_msgs(sock.recv(65536)))[0]
+        first = next(w.iter_msgs(sock.recv(65536)))
         if first.type == w.NLMSG_ERROR:
             return w.parse_error(first)
-        ack = w.parse_error(list(w.iter_msgs(sock.recv(65536)))[0])
+        ack = w.parse_error(next(w.iter_msgs(sock.recv(65536))))
         assert ack.error == 0
         return w.attrs_by_type(w.parse_genl(first.payload)[2])[4].u32()
 
-    def std(self, queues: bytes = None, ifindex: int = 2, fd: int = None) -> bytes:
+    def std(self, queues: bytes | None = None, ifindex: int = 2, fd: int | None = None) -> bytes:
         return u32(1, ifindex) + u32(3, self.fd if fd is None else fd) + (
             q(15) if queues is None else queues)
 
@@ -248,8 +248,8 @@ def test_bind_rx_without_header_split_is_accepted_by_6_12():
 
 
 @pytest.mark.parametrize("kernel,expect", [
-    ("6.18", (errno.EEXIST, "unable to custom memory provider to device with XDP program "
-                            "attached", None, None, None)),
+    ("6.18", (errno.EEXIST, ("unable to custom memory provider to device with XDP program "
+                             "attached"), None, None, None)),
     ("6.12", (errno.EEXIST, "unable to bind dmabuf to device with XDP program attached",
               None, None, None)),
 ])
@@ -400,7 +400,7 @@ def test_second_dump_while_one_runs_is_ebusy():
     dump = w.pack_genlmsg(FID, REQ | DUMP, 1, 0, 12, 1, u32(4, 1))
     s.send(dump + w.pack_genlmsg(FID, REQ | DUMP, 2, 0, 12, 1, u32(4, 1)))
     s.recv(65536)
-    ebusy = w.parse_error(list(w.iter_msgs(s.recv(65536)))[0])
+    ebusy = w.parse_error(next(w.iter_msgs(s.recv(65536))))
     assert (ebusy.errno, ebusy.request.seq) == (errno.EBUSY, 2)
 
 
@@ -408,7 +408,7 @@ def test_non_request_messages_are_only_acked():
     lab = Lab(seed=0)
     s = lab.server.netlink()
     s.send(w.pack_genlmsg(FID, ACK, 3, 0, 1, 1, u32(1, 1)) + w.pack_genlmsg(FID, 0, 4, 0, 1, 1))
-    ack = w.parse_error(list(w.iter_msgs(s.recv(65536)))[0])
+    ack = w.parse_error(next(w.iter_msgs(s.recv(65536))))
     assert (ack.error, ack.request.seq) == (0, 3)
     with pytest.raises(BlockingIOError):
         s.recv(65536)
@@ -431,6 +431,6 @@ def test_getfamily_lists_the_release_ops(kernel, cmds):
     lab = Lab(seed=0, kernel=kernel)
     s = lab.server.netlink()
     s.send(w.pack_genlmsg(w.GENL_ID_CTRL, REQ, 1, 0, 3, 1, w.pack_attr(2, b"netdev\0")))
-    reply = list(w.iter_msgs(s.recv(65536)))[0]
+    reply = next(w.iter_msgs(s.recv(65536)))
     ops = w.attrs_by_type(w.parse_genl(reply.payload)[2])[6]
     assert [w.attrs_by_type(o.payload)[1].u32() for o in w.iter_attrs(ops.payload)] == cmds

@@ -102,9 +102,8 @@ def test_errors_carry_extack(lab, nl):
 
 def test_extack_message_reaches_strerror(lab):
     lab.server.ethtool("-G eth1 tcp-data-split off")
-    with Netdev(lab.server.netlink()) as nl:
-        with pytest.raises(OSError) as e:
-            nl.bind_rx(2, lab.server.udmabuf_create(4096), [1])
+    with Netdev(lab.server.netlink()) as nl, pytest.raises(OSError) as e:
+        nl.bind_rx(2, lab.server.udmabuf_create(4096), [1])
     assert e.value.errno == errno.EINVAL and "tcp-data-split is disabled" in str(e.value)
 
 

@@ -8,4 +8,4 @@ and ``net/netlink/genetlink.c``; ``socket`` is ``socket(AF_NETLINK, SOCK_RAW, NE
 
 from __future__ import annotations
 
-__all__ = ["wire", "family", "netdev_genl", "socket"]
+__all__ = ["family", "netdev_genl", "socket", "wire"]

@@ -15,13 +15,26 @@ of code: :func:`encode` and :func:`decode` walk :data:`ATTR_SETS`.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from . import wire
 
-__all__ = ["AttrSpec", "Policy", "OpSpec", "Family", "ATTR_SETS", "ENUMS", "NETDEV_FAMILY_ID",
-           "NLCTRL", "netdev_family", "encode", "decode", "policy_extack"]
+__all__ = [
+    "ATTR_SETS",
+    "ENUMS",
+    "NETDEV_FAMILY_ID",
+    "NLCTRL", "ctrl_family_attrs",
+    "AttrSpec",
+    "Family",
+    "OpSpec",
+    "Policy",
+    "decode",
+    "encode",
+    "netdev_family",
+    "policy_extack",
+]
 
 NETDEV_FAMILY_ID = 20  # the id the 6.18 reference kernel gave "netdev" (boot-order dependent)
 U32_MAX = 0xFFFFFFFF
@@ -130,7 +143,7 @@ class Policy:
     min: int = 0
     max: int | None = None
     mask: int | None = None
-    nested: tuple[int, Mapping[int, "Policy"]] | None = field(default=None, compare=False)
+    nested: tuple[int, Mapping[int, Policy]] | None = field(default=None, compare=False)
 
     @property
     def upper(self) -> int:

@@ -21,8 +21,9 @@ import errno
 import os
 import struct
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..devmem import bind_dmabuf, open_rxq
 from ..errors import DevmemError
@@ -34,8 +35,15 @@ if TYPE_CHECKING:
     from ..host import Host
     from .socket import NetlinkSocket
 
-__all__ = ["GenlError", "DoResult", "DumpResult", "NetdevGenl", "genl_for", "parse_attrs",
-           "MIN_NAPI_ID"]
+__all__ = [
+    "MIN_NAPI_ID",
+    "DoResult",
+    "DumpResult",
+    "GenlError",
+    "NetdevGenl",
+    "genl_for",
+    "parse_attrs",
+]
 
 MIN_NAPI_ID = 8193  # include/net/busy_poll.h: NR_CPUS + 1 with NR_CPUS = 8192
 PAGE_SIZE = 4096
@@ -189,7 +197,7 @@ def _uint(t: int, v: int) -> bytes:
 
 @dataclass
 class _Request:
-    sock: "NetlinkSocket"
+    sock: NetlinkSocket
     msg: wire.NlMsg
     cmd: int
     attrs: bytes  # attribute bytes after the genl header
@@ -202,10 +210,10 @@ class _Request:
 
 
 # ---- per host state -------------------------------------------------------------------------
-_STATE: "weakref.WeakKeyDictionary[Any, NetdevGenl]" = weakref.WeakKeyDictionary()
+_STATE: weakref.WeakKeyDictionary[Any, NetdevGenl] = weakref.WeakKeyDictionary()
 
 
-def genl_for(host: "Host") -> "NetdevGenl":
+def genl_for(host: Host) -> NetdevGenl:
     """The generic-netlink side of ``host``'s kernel (created on first use)."""
     st = _STATE.get(host)
     if st is None:
@@ -222,7 +230,7 @@ class NetdevGenl:
 
     PROCESS_PID = 1000
 
-    def __init__(self, host: "Host") -> None:
+    def __init__(self, host: Host) -> None:
         self.host = host
         self.kernel = host.kernel
         self.version = self.kernel.version
@@ -247,7 +255,7 @@ class NetdevGenl:
         self._portids.discard(pid)
 
     # -- genl_rcv_msg --
-    def rcv_msg(self, sock: "NetlinkSocket", msg: wire.NlMsg) -> DoResult | DumpResult:
+    def rcv_msg(self, sock: NetlinkSocket, msg: wire.NlMsg) -> DoResult | DumpResult:
         """Handle one request message (already known to carry ``NLM_F_REQUEST``).
 
         Raises

@@ -17,12 +17,13 @@ blocking forever.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket as _socket
 import sys
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ..errors import DevmemError
 from . import wire
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from ..devmem import Binding
     from ..host import Host
 
-__all__ = ["NetlinkSocket", "NLMSG_GOODSIZE", "MAX_RECVMSG_LEN"]
+__all__ = ["MAX_RECVMSG_LEN", "NLMSG_GOODSIZE", "NetlinkSocket"]
 
 NLMSG_GOODSIZE = 3776  # SKB_WITH_OVERHEAD(PAGE_SIZE) on x86_64 (320-byte skb_shared_info)
 MAX_RECVMSG_LEN = 32768 - 320  # SKB_WITH_OVERHEAD(32768): netlink_recvmsg caps the hint
@@ -55,7 +56,7 @@ class NetlinkSocket:
     type = _socket.SOCK_RAW
     proto = wire.NETLINK_GENERIC
 
-    def __init__(self, host: "Host", *, cap_net_admin: bool = True) -> None:
+    def __init__(self, host: Host, *, cap_net_admin: bool = True) -> None:
         self.host = host
         self.cap_net_admin = bool(cap_net_admin)
         self._genl = genl_for(host)
@@ -64,7 +65,7 @@ class NetlinkSocket:
         self.ext_ack = False
         self.cap_ack = False
         self.strict_chk = False
-        self.bindings: list["Binding"] = []
+        self.bindings: list[Binding] = []
         self._rx: deque[bytes] = deque()
         self._dump: _Dump | None = None
         self._max_recvmsg_len = 0
@@ -91,17 +92,15 @@ class NetlinkSocket:
         os.close(self._r)
         os.close(self._w)
 
-    def __enter__(self) -> "NetlinkSocket":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:  # like a real socket, dropping the last reference closes it
-        try:
+        with contextlib.suppress(OSError, AttributeError, TypeError):  # interpreter shutdown
             self.close()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
 
     def fileno(self) -> int:
         """A real fd (the read end of a pipe, readable while a reply is queued); -1 if closed."""
@@ -114,7 +113,7 @@ class NetlinkSocket:
         if self.closed:
             raise DevmemError(errno.EBADF)
 
-    def _add_binding(self, binding: "Binding") -> None:
+    def _add_binding(self, binding: Binding) -> None:
         self.bindings.append(binding)
 
     # ---- addressing -----------------------------------------------------------------------
@@ -135,7 +134,8 @@ class NetlinkSocket:
         return (0, 0)
 
     # ---- options ------------------------------------------------------------------------------
-    _OPTS = {wire.NETLINK_EXT_ACK: "ext_ack", wire.NETLINK_CAP_ACK: "cap_ack",
+    _OPTS: ClassVar[dict[int, str]] = {
+        wire.NETLINK_EXT_ACK: "ext_ack", wire.NETLINK_CAP_ACK: "cap_ack",
              wire.NETLINK_GET_STRICT_CHK: "strict_chk"}
 
     def setsockopt(self, level: int, optname: int, value: Any) -> None:
