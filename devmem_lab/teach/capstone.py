@@ -63,7 +63,6 @@ def _prepare(nbytes: int, niovs: int, linear: int) -> tuple:
     srv = devmem_server(Lab(seed=0), niovs=niovs)
     srv.host.nic.hds_linear_bytes = linear
     conn = srv.connect(ncdevmem_payload(nbytes, 7))
-    conn._teach_server = srv  # keeps the dma-buf fd open while the learner's code runs
     return conn, srv.dmabuf, srv.binding_id
 
 

@@ -9,6 +9,7 @@ socket. :func:`ncdevmem_payload` is the byte pattern ``ncdevmem -v N`` validates
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import socket
@@ -74,7 +75,8 @@ class DevmemServer:
 
     def connect(self, payload: bytes = b"", *, close: bool = True):
         """A client connects, sends ``payload`` (and closes if ``close``); returns the
-        server's accepted socket."""
+        server's accepted socket, with ``.client`` (the client's socket) and
+        ``.devmem_server`` (this object, which keeps the binding alive) attached."""
         client = self.lab.client.socket(socket.AF_INET6, socket.SOCK_STREAM)
         client.connect((self.host.address, self.port))
         conn, _addr = self.listener.accept()
@@ -83,14 +85,17 @@ class DevmemServer:
         if close:
             client.close()
         conn.client = client
+        conn.devmem_server = self  # the binding lives as long as the netlink socket here
         return conn
 
 
-def _close_fd(fd: int) -> None:
-    try:
+def _release(nl, fd: int) -> None:
+    """Close the netlink socket (unbinding) and the dma-buf fd; runs when the server object
+    is collected, or at interpreter exit while modules can still be imported."""
+    if nl is not None:
+        nl.close()
+    with contextlib.suppress(OSError):
         os.close(fd)
-    except OSError:
-        pass
 
 
 def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
@@ -102,7 +107,9 @@ def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
     """
     host = lab.server
     ifname = host.ifname
-    for cmd in (f"-G {ifname} tcp-data-split on hds-thresh 0", f"-K {ifname} ntuple on",
+    # 6.12 has no hds-thresh ring attribute (ethtool gets "Unknown attribute type")
+    rings = "tcp-data-split on" + ("" if lab.kernel == "6.12" else " hds-thresh 0")
+    for cmd in (f"-G {ifname} {rings}", f"-K {ifname} ntuple on",
                 f"-X {ifname} equal {queue}",
                 (f"-N {ifname} flow-type tcp6 dst-ip {host.address} dst-port {port} "
                 f"action {queue}")):
@@ -124,5 +131,5 @@ def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
     listener.bind(("::", port))
     listener.listen()
     srv = DevmemServer(lab, host, queue, port, niovs, binding_id, memory, fd, view, listener, nl)
-    weakref.finalize(srv, _close_fd, fd)
+    weakref.finalize(srv, _release, nl, fd)
     return srv
