@@ -136,7 +136,7 @@ class NetlinkSocket:
     # ---- options ------------------------------------------------------------------------------
     _OPTS: ClassVar[dict[int, str]] = {
         wire.NETLINK_EXT_ACK: "ext_ack", wire.NETLINK_CAP_ACK: "cap_ack",
-             wire.NETLINK_GET_STRICT_CHK: "strict_chk"}
+        wire.NETLINK_GET_STRICT_CHK: "strict_chk"}
 
     def setsockopt(self, level: int, optname: int, value: Any) -> None:
         """``SOL_NETLINK`` options ``NETLINK_EXT_ACK``, ``NETLINK_CAP_ACK``,
