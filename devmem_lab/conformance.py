@@ -72,6 +72,7 @@ class Scenario:
     run: Callable[[Any], Outcome]
     needs_admin: bool = False
     attr_set: str = "dmabuf"  # names the missing attribute in the table
+    needs_ethtool: bool = False  # real host: the ethtool binary must be installed
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r})"
@@ -607,10 +608,44 @@ def dontneed_connected_after_read(host):
         return conn.setsockopt(S, DONTNEED, TOKEN.pack(1, 100))
 
 
+# ---- ethtool on lo (the real binary on a LinuxHost; read-only commands only) -----------------
+def _ethtool(host, cmdline: str):
+    try:
+        return host.ethtool(cmdline)
+    except OSError as e:  # keep errno and exit status; the text differs between ethtool releases
+        raise NetlinkError(e.errno, f"exit {getattr(e, 'returncode', None)}") from None
+
+
+def ethtool_features_lo(host):
+    """``ethtool -k lo``: lo's offload features, the whole text."""
+    return _ethtool(host, "-k lo")
+
+
+def ethtool_channels_lo(host):
+    """``ethtool -l lo``: lo has no channels to report."""
+    return _ethtool(host, "-l lo")
+
+
+def ethtool_rings_lo(host):
+    """``ethtool -g lo``: lo has no rings (so no tcp-data-split either)."""
+    return _ethtool(host, "-g lo")
+
+
+def ethtool_stats_lo(host):
+    """``ethtool -S lo``: no driver statistics."""
+    return _ethtool(host, "-S lo")
+
+
+def ethtool_rings_missing_device(host):
+    """``ethtool -g`` of a device that does not exist."""
+    return _ethtool(host, "-g nosuchdev0")
+
+
 # ---- the list -----------------------------------------------------------------------------------
 def _s(fn: Callable, group: str, *, admin: bool = False, attr_set: str = "dmabuf") -> Scenario:
     doc = (fn.__doc__ or "").strip().split("\n")[0]
-    return Scenario(fn.__name__.replace("_", "-"), group, doc, fn, admin, attr_set)
+    return Scenario(fn.__name__.replace("_", "-"), group, doc, fn, admin, attr_set,
+                    needs_ethtool=group == "ethtool")
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -668,6 +703,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s(recvmsg_devmem_short_buffer, "recvmsg"),
     _s(recvmsg_devmem_peek, "recvmsg"),
     _s(dontneed_connected_after_read, "recvmsg"),
+    _s(ethtool_features_lo, "ethtool"),
+    _s(ethtool_channels_lo, "ethtool"),
+    _s(ethtool_rings_lo, "ethtool"),
+    _s(ethtool_stats_lo, "ethtool"),
+    _s(ethtool_rings_missing_device, "ethtool"),
 )
 
 
@@ -703,6 +743,13 @@ def kernel_unavailable(*, needs_admin: bool = False) -> str | None:
         sock.close()
     if needs_admin and not linux_host.has_cap_net_admin():
         return "skipped: needs CAP_NET_ADMIN (run as root): bind-rx is admin-perm"
+    return None
+
+
+def _ethtool_missing() -> str | None:
+    from .linux_host import _ethtool_path
+    if _ethtool_path() is None:
+        return "skipped: ethtool is not installed (apt-get install ethtool)"
     return None
 
 
@@ -746,8 +793,10 @@ def run_all(host: Any, scenarios: Iterable[Scenario] = SCENARIOS) -> dict[str, O
     emulated = is_emulated(host)
     base = None if emulated else kernel_unavailable()
     admin = None if emulated or base else kernel_unavailable(needs_admin=True)
+    tool = None if emulated else _ethtool_missing()
     for scn in scenarios:
-        reason = base or (admin if scn.needs_admin else None)
+        reason = base or (admin if scn.needs_admin else None) \
+            or (tool if scn.needs_ethtool else None)
         out[scn.name] = reason if reason else run_scenario(scn, host)
     return out
 

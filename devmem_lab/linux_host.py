@@ -520,8 +520,7 @@ class LinuxHost:
                                  "(and root: CAP_NET_ADMIN)")
             error.returncode = None
             raise error
-        exe = shutil.which("ethtool") or next(
-            (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool") if os.path.exists(p)), None)
+        exe = _ethtool_path()
         if exe is None:
             error = EthtoolError(errno.ENOENT, "ethtool is not installed "
                                  "(apt-get install ethtool / dnf install ethtool)")
@@ -542,6 +541,12 @@ class LinuxHost:
         return probe()
 
 
+def _ethtool_path() -> str | None:
+    """Where the ethtool binary is (often /usr/sbin, outside a user's PATH)."""
+    return shutil.which("ethtool") or next(
+        (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool") if os.path.exists(p)), None)
+
+
 def _ethtool_changes(argv: list[str]) -> bool:
     """Whether an ethtool command line would change a device (first option not read-only)."""
     i = 0
@@ -552,8 +557,15 @@ def _ethtool_changes(argv: list[str]) -> bool:
     return argv[i] not in _ETHTOOL_READ_ONLY
 
 
+# ethtool messages that carry no strerror text, with the errno the emulated ethtool gives them
+_ETHTOOL_TEXT_ERRNO = {"no stats available": errno.EOPNOTSUPP}
+
+
 def _errno_from_text(text: str) -> int:
     """The errno whose ``strerror`` appears in ethtool's message (longest match), else EINVAL."""
+    for needle, code in _ETHTOOL_TEXT_ERRNO.items():
+        if needle in text:
+            return code
     best, best_len = errno.EINVAL, 0
     for code in errno.errorcode:
         msg = os.strerror(code)
