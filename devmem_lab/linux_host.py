@@ -540,6 +540,71 @@ class LinuxHost:
         """Report what this kernel supports for devmem TCP. Read-only; no root needed."""
         return probe()
 
+    def check_bind_rx(self) -> dict[str, str]:
+        """How far bind-rx gets on each device with a dma-buf fd of -1 (privileged).
+
+        Sends ``bind-rx {ifindex, fd: -1, queues: [rx 0]}`` per device. ``dma_buf_get(-1)``
+        always fails (EBADF) and the binding must exist before any queue is restarted, so
+        nothing on the host changes. On kernels that check the device first (ops lock,
+        6.15+) the answer tells devices without queue management (EOPNOTSUPP on the ifindex,
+        as ``lo``) from devices that reach the dma-buf check (EBADF): only those could take a
+        devmem binding. Needs ``CAP_NET_ADMIN`` (bind-rx is admin-perm).
+
+        Returns
+        -------
+        dict
+            ifname -> verdict; ``{"*": reason}`` when the check cannot run here.
+        """
+        from .errors import NetlinkError
+        _require_linux("bind-rx")
+        if not has_cap_net_admin():
+            return {"*": "needs CAP_NET_ADMIN (run as root): bind-rx is admin-perm"}
+        names = _if_names()
+        verdicts: dict[str, str] = {}
+        with KernelNetlinkSocket(ext_ack=True) as sock:
+            try:
+                fid = resolve_family(sock, "netdev")["id"]
+            except OSError:
+                return {"*": "the kernel has no netdev family"}
+            queue = wire.pack_attr(uapi.NETDEV_A_DMABUF_QUEUES,
+                                   wire.pack_attr(1, struct.pack("=I", 0))
+                                   + wire.pack_attr(3, struct.pack("=I", 0)), nested=True)
+            errors: dict[int, NetlinkError | None] = {}
+            for ifindex in sorted(names):
+                attrs = (wire.pack_attr(1, struct.pack("=I", ifindex))
+                         + wire.pack_attr(3, struct.pack("=I", 0xFFFFFFFF)) + queue)
+                try:
+                    genl_request(sock, fid, uapi.NETDEV_CMD_BIND_RX, attrs)
+                    errors[ifindex] = None
+                except NetlinkError as e:
+                    errors[ifindex] = e
+        lo = errors.get(self.if_nametoindex("lo")) if "lo" in names.values() else None
+        ops_lock_first = lo is not None and lo.errno == errno.EOPNOTSUPP \
+            and lo.bad_attr_offset is not None
+        for ifindex, e in errors.items():
+            verdicts[names[ifindex]] = _bind_rx_verdict(e, ops_lock_first)
+        return verdicts
+
+
+def _bind_rx_verdict(e, ops_lock_first: bool) -> str:
+    if e is None:  # pragma: no cover - dma_buf_get(-1) cannot succeed
+        return "bound (unexpected)"
+    name = errno.errorcode.get(e.errno, str(e.errno))
+    if e.errno == errno.EOPNOTSUPP:
+        name = "EOPNOTSUPP"
+    if e.errno == errno.EOPNOTSUPP and e.bad_attr_offset is not None:
+        return "no: no queue management (EOPNOTSUPP on ifindex)"
+    if e.errno == errno.EOPNOTSUPP and e.extack_msg:
+        return f"no: {e.extack_msg}"
+    if e.errno == errno.EBADF:
+        if not ops_lock_first:
+            return "unknown: this kernel looks at the fd before the device (before 6.15)"
+        return "maybe: passes the device checks, refused at the dma-buf fd (EBADF)"
+    if e.errno == errno.EINVAL and e.extack_msg is None and e.missing_attr is None:
+        return "no: no rx queue 0 (EINVAL)"
+    text = f"{name}: {e.extack_msg}" if e.extack_msg else name
+    return f"refused: {text}"
+
 
 def _ethtool_path() -> str | None:
     """Where the ethtool binary is (often /usr/sbin, outside a user's PATH)."""

@@ -286,3 +286,28 @@ def test_scenarios_as_nobody_skip_admin_paths_and_agree_elsewhere():
         elif not isinstance(k, str):
             assert conformance._same(emu[scn.name], k), (scn.name, emu[scn.name], k)
     assert set(got) == set(names)
+
+
+# ---- how far bind-rx gets (fd -1: always refused, nothing changes) --------------------------
+def test_bind_rx_verdicts():
+    from devmem_lab.errors import NetlinkError
+    from devmem_lab.linux_host import _bind_rx_verdict
+    lo_like = NetlinkError(errno.EOPNOTSUPP, None, 20)
+    assert _bind_rx_verdict(lo_like, True).startswith("no: no queue management")
+    assert _bind_rx_verdict(NetlinkError(errno.EBADF), True).startswith("maybe:")
+    assert _bind_rx_verdict(NetlinkError(errno.EBADF), False).startswith("unknown:")
+    no_dma = NetlinkError(errno.EOPNOTSUPP, "Device doesn't support DMA")
+    assert _bind_rx_verdict(no_dma, True) == "no: Device doesn't support DMA"
+    assert _bind_rx_verdict(NetlinkError(errno.EINVAL), True) == "no: no rx queue 0 (EINVAL)"
+    assert _bind_rx_verdict(NetlinkError(errno.ENODEV), True) == "refused: ENODEV"
+
+
+@needs_kernel
+@live
+def test_check_bind_rx_on_this_host():
+    verdicts = LinuxHost().check_bind_rx()
+    if not linux_host.has_cap_net_admin():
+        assert verdicts == {"*": "needs CAP_NET_ADMIN (run as root): bind-rx is admin-perm"}
+        return
+    assert verdicts["lo"] == "no: no queue management (EOPNOTSUPP on ifindex)"
+    assert set(verdicts) == {name for _, name in socket.if_nameindex()}
