@@ -45,6 +45,7 @@ __all__ = [
     "Scenario",
     "by_name",
     "compare",
+    "errname",
     "format_outcome",
     "is_emulated",
     "kernel_unavailable",
@@ -82,7 +83,8 @@ class Scenario:
 _NAMES = {errno.EOPNOTSUPP: "EOPNOTSUPP", errno.EAGAIN: "EAGAIN"}  # not ENOTSUP/EWOULDBLOCK
 
 
-def _errname(err: int | None) -> str:
+def errname(err: int | None) -> str:
+    """``errno`` name of ``err``, preferring EOPNOTSUPP and EAGAIN over their aliases."""
     if err is None:
         return "None"
     return _NAMES.get(err) or errno.errorcode.get(err, str(err))
@@ -90,18 +92,24 @@ def _errname(err: int | None) -> str:
 
 def _error(e: OSError) -> Outcome:
     if isinstance(e, NetlinkError):
-        return ("error", _errname(e.errno), e.extack_msg, e.bad_attr_offset, e.missing_attr)
-    return ("error", _errname(e.errno), None, None, None)
+        return ("error", errname(e.errno), e.extack_msg, e.bad_attr_offset, e.missing_attr)
+    return ("error", errname(e.errno), None, None, None)
 
 
 def run_scenario(scn: Scenario, host: Any) -> Outcome:
-    """Run one scenario; an ``OSError`` becomes an ``("error", ...)`` outcome."""
+    """Run one scenario; an ``OSError`` becomes an ``("error", ...)`` outcome.
+
+    Any other exception (a bug, a Python-level timeout) becomes ``("raised", class name,
+    message, None, None)``: it never matches a kernel answer, and the table still prints.
+    """
     try:
         return ("ok", scn.run(host))
     except OSError as e:
         if e.errno is None:  # a Python-level timeout or the like: not a kernel answer
             return ("raised", type(e).__name__, str(e), None, None)
         return _error(e)
+    except Exception as e:  # noqa: BLE001 - reported as an outcome, never hidden
+        return ("raised", type(e).__name__, str(e), None, None)
 
 
 def _attr_name(attr_set: str, attr: int | None) -> str | None:
