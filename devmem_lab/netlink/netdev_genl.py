@@ -231,7 +231,8 @@ class NetdevGenl:
     PROCESS_PID = 1000
 
     def __init__(self, host: Host) -> None:
-        self.host = host
+        # no reference back to the host: it is the WeakKeyDictionary key of this object
+        self.dmabufs = host.dmabufs
         self.kernel = host.kernel
         self.version = self.kernel.version
         self.family = fam.netdev_family(self.version.name)
@@ -606,7 +607,7 @@ class NetdevGenl:
     def _bind(self, dev, fd: int):
         """``net_devmem_bind_dmabuf``: ``dma_buf_get`` then a binding with a cyclic id."""
         try:
-            dmabuf = self.host.dmabufs.get(fd)
+            dmabuf = self.dmabufs.get(fd)
         except DevmemError as e:
             raise _devmem_error(e) from None
         return bind_dmabuf(dev, dmabuf)
