@@ -80,14 +80,33 @@ def _dist(dist: Any) -> str:
     return d
 
 
-def _transform(u: np.ndarray, hold_s: float, dist: str, tail_alpha: float) -> np.ndarray:
-    """Uniforms in [0, 1) -> hold times in seconds with mean ``hold_s``."""
+def _draw(rng: np.random.Generator, n: int, hold_s: float, dist: str, alpha: float) -> np.ndarray:
+    """The next ``n`` hold times (seconds, mean ``hold_s``) from ``rng``.
+
+    One standard exponential per packet, drawn in order, so drawing in chunks gives the same
+    numbers as drawing all at once.
+    """
     if dist in ("fixed", "stall"):
-        return np.full(u.shape, hold_s)
+        return np.full(n, hold_s)
+    e = rng.standard_exponential(n)
     if dist == "exponential":
-        return -hold_s * np.log1p(-u)
-    xm = hold_s * (tail_alpha - 1.0) / tail_alpha  # Pareto I scale for that mean
-    return xm * (1.0 - u) ** (-1.0 / tail_alpha)
+        return e * hold_s
+    xm = hold_s * (alpha - 1.0) / alpha  # Pareto I with that mean: xm * exp(E / alpha)
+    return xm * np.exp(e / alpha)
+
+
+def _add_by_bin(first: np.ndarray, s0: int, vals: np.ndarray, out: np.ndarray):
+    """Add per-slot ``vals`` (slots ``s0``, ``s0 + 1``, ...) into ``out`` by bin.
+
+    Bin ``b`` holds the slots ``first[b] <= s < first[b + 1]``. Returns the offsets where
+    bins start within ``vals`` and their bin numbers.
+    """
+    s1 = s0 + len(vals)
+    lo, hi = np.searchsorted(first, s0, side="right"), np.searchsorted(first, s1)
+    starts = np.unique(np.concatenate(([0], first[lo:hi] - s0)))
+    ub = np.searchsorted(first, starts + s0, side="right") - 1
+    out[ub] += np.add.reduceat(vals, starts, dtype=np.int64)
+    return starts, ub
 
 
 def hold_times(
@@ -126,7 +145,7 @@ def hold_times(
     d = _dist(dist)
     alpha = _number("tail_alpha", tail_alpha, minimum=1.0, strict=True)
     rng = np.random.default_rng(_seed(seed))
-    return _transform(rng.random(n), hold, d, alpha)
+    return _draw(rng, n, hold, d, alpha)
 
 
 def _seed(seed: Any) -> int:
@@ -382,14 +401,17 @@ def simulate(
 
     arrivals = np.zeros(nb, np.int64)
     drops_b = np.zeros(nb, np.int64)
-    accepted_b = np.zeros(nb, np.int64)
     min_free = np.full(nb, M, np.int64)
     end_free = np.full(nb, -1, np.int64)
-    drop_slots: list[np.ndarray] = []
+    rtx = np.zeros(nb, np.int64)
+    rto_slots = math.ceil(p["rto_s"] / T - _EPS)  # a drop at slot s is resent at s + rto_slots
+    rtx_first = bin_first - rto_slots
+    first_drop = math.nan
 
     free, part = M, 0  # free packet-units; completed, not yet returned
     pend = np.empty(0, np.int64)  # completion slots of accepted packets
     w_target = int(np.clip(M // 2, _W_MIN, _W_MAX))
+    bufs = [np.empty(_W_MAX, np.int64) for _ in range(4)]  # C, Z, run_min, D per window
     s0 = 0
     while s0 < n:
         s1 = min(s0 + w_target, n)
@@ -398,7 +420,7 @@ def simulate(
         if p["dist"] in ("fixed", "stall"):
             done = idx + hold_slots
         else:
-            done = idx + _transform(rng.random(w), p["hold_s"], p["dist"], p["tail_alpha"]) / T
+            done = idx + _draw(rng, w, p["hold_s"], p["dist"], p["tail_alpha"]) / T
         if stall:
             done = stall_delay(done, every_u, stall_u)
         c = np.maximum(np.ceil(done - _EPS).astype(np.int64), idx + 1)
@@ -407,36 +429,44 @@ def simulate(
         late = pend < s1
         base = np.bincount(pend[late] - s0, minlength=w)
         pend = pend[~late]
-        steps = np.arange(1, w + 1, dtype=np.int64)
+        zbase = free - np.arange(1, w + 1, dtype=np.int64)  # free units if all accepted
 
         # Start from "every packet accepted" and repeat until the window is self-consistent.
         # Flipping a packet's decision moves its return at slot c >= its own slot + 1, which
         # can only change decisions from c on: each pass redoes the suffix after the earliest
         # moved return, so the decided prefix grows every pass (causality => unique answer).
         counts = base + np.bincount(c_loc[in_win], minlength=w)
-        C = np.empty(w, np.int64)
-        Z = np.empty(w, np.int64)
-        run_min = np.empty(w, np.int64)
-        D = np.empty(w, np.int64)
+        C, Z, run_min, D = (buf[:w] for buf in bufs)
         dropped = np.zeros(w, bool)
+        ds_buf = np.empty(w, bool)
         f, iters = 0, 0
         while True:
             iters += 1
             c0, m0, d0 = (C[f - 1], run_min[f - 1], D[f - 1]) if f else (0, free, 0)
-            Cs = c0 + np.cumsum(counts[f:])
-            C[f:] = Cs
-            Zs = free - steps[f:] + ((part + Cs) // B * B if B > 1 else Cs)
-            Z[f:] = Zs
-            ms = np.minimum.accumulate(Zs)
-            np.minimum(ms, m0, out=ms)
-            run_min[f:] = ms
-            Ds = np.maximum(0, -ms)
-            D[f:] = Ds
-            ds = np.diff(Ds, prepend=d0) > 0
-            flip = np.flatnonzero((ds != dropped[f:]) & in_win[f:]) + f
+            cs, z, rm, d, ds = C[f:], Z[f:], run_min[f:], D[f:], ds_buf[f:]
+            np.cumsum(counts[f:], out=cs)
+            if c0:
+                cs += c0
+            if B > 1:  # returns come B at a time
+                np.add(cs, part, out=z)
+                z //= B
+                z *= B
+                z += zbase[f:]
+            else:
+                np.add(cs, zbase[f:], out=z)
+            np.minimum.accumulate(z, out=rm)
+            np.minimum(rm, m0, out=rm)
+            np.negative(rm, out=d)
+            np.maximum(d, 0, out=d)
+            ds[0] = d[0] > d0
+            np.greater(d[1:], d[:-1], out=ds[1:])
+            chg = ds != dropped[f:]
+            chg &= in_win[f:]
+            flip = np.flatnonzero(chg)
             dropped[f:] = ds
             if flip.size == 0:
                 break
+            flip += f
             cx = c_loc[flip]
             f = int(cx.min())
             # a newly dropped packet loses its return, a newly accepted one gains it
@@ -450,15 +480,15 @@ def simulate(
         pend = np.concatenate((pend, c[acc & ~in_win]))
 
         # time series, per bin
-        lo, hi = np.searchsorted(bin_first, s0, side="right"), np.searchsorted(bin_first, s1)
-        starts = np.unique(np.concatenate(([0], bin_first[lo:hi] - s0)))  # bin cuts
-        ub = np.searchsorted(bin_first, starts + s0, side="right") - 1
+        starts, ub = _add_by_bin(bin_first, s0, dropped, drops_b)
         arrivals[ub] += np.diff(np.append(starts, w))
-        drops_b[ub] += np.add.reduceat(dropped, starts, dtype=np.int64)
         min_free[ub] = np.minimum(min_free[ub], np.minimum.reduceat(G, starts))
         end_free[ub] = G[np.append(starts[1:], w) - 1]
         if dropped.any():
-            drop_slots.append(idx[dropped])
+            if math.isnan(first_drop):
+                first_drop = float((s0 + np.argmax(dropped)) * T)
+            if s0 < n - rto_slots:  # retransmissions that still fall inside the run
+                _add_by_bin(rtx_first, s0, dropped[: n - rto_slots - s0], rtx)
 
         s0 = s1
         if iters > 6:
@@ -467,15 +497,6 @@ def simulate(
             w_target = min(w_target * 2, _W_MAX)
 
     accepted_b = arrivals - drops_b
-    # retransmissions: each drop is resent rto_s later (if that is still inside the run)
-    rtx = np.zeros(nb, np.int64)
-    if drop_slots:
-        ds = np.concatenate(drop_slots)
-        rs = ds + math.ceil(p["rto_s"] / T - _EPS)
-        rs = rs[rs < n]
-        rtx = np.bincount(np.searchsorted(bin_first, rs, side="right") - 1, minlength=nb)
-    first_drop = float(drop_slots[0][0] * T) if drop_slots else math.nan
-
     # bins without slots (bin narrower than a packet time) carry the previous state
     for arr in (end_free,):
         for i in np.flatnonzero(arr < 0):
