@@ -369,7 +369,7 @@ def simulate(
     >>> df = simulate(16000, 400, hold_s=2e-3, duration_s=0.01, dist="fixed")
     >>> s = summarize(df)
     >>> round(s["goodput_gbps"]), s["min_free_pages"]
-    (275, 0)
+    (262, 0)
     """
     import pandas as pd
 

@@ -235,3 +235,12 @@ def test_emulated_devmem_payload_lands_in_the_dmabuf():
         bw.emulated_host_bytes("zerocopy")
     with pytest.raises(ValueError, match="mtu"):
         bw.emulated_host_bytes("copy", mtu=576)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from devmem_lab import exhaustion
+
+    for module in (bw, exhaustion):
+        assert doctest.testmod(module).failed == 0, module.__name__
