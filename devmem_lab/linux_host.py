@@ -304,9 +304,7 @@ def genl_request(sock, family_id: int, cmd: int, attrs: bytes = b"", *, dump: bo
                 if e.error:
                     raise NetlinkError(e.errno, e.msg, e.offset, e.miss_type, e.miss_nest)
                 return out
-            out.append(m)
-            if not dump and not m.flags & wire.NLM_F_MULTI:
-                pass  # the ack follows
+            out.append(m)  # a do's reply is followed by its ack, a dump's by NLMSG_DONE
 
 
 def resolve_family(sock, name: str) -> dict:
