@@ -45,7 +45,7 @@ class KernelVersion:
     dontneed_frag_cap: bool  # MAX_DONTNEED_FRAGS = 1024 per call
     rings_refusals: bool  # ethtool -G refuses hds changes while a provider is bound
     ops_lock_check: bool  # EOPNOTSUPP for drivers that are not ops-locked (lo)
-    bind_rx_perm: str = field(default="uns-admin-perm")
+    bind_rx_perm: str = field(default="admin-perm")  # as read from the 6.18 kernel here
 
     def __repr__(self) -> str:
         return f"KernelVersion({self.name!r})"
