@@ -31,9 +31,15 @@ simulate_simpy = importlib.import_module("simpy_model").simulate_simpy
 
 
 def _timed(fn, *args, **kwargs):
-    t0 = time.perf_counter()
+    """Run fn; return (result, wall seconds). CPU seconds of this process go to _cpu[-1]."""
+    c0, t0 = time.process_time(), time.perf_counter()
     out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    _cpu.append(time.process_time() - c0)
+    return out, dt
+
+
+_cpu: list[float] = []
 
 
 def bench_vs_simpy(duration_s: float) -> float:
@@ -95,7 +101,7 @@ def bench_one_second(duration_s: float) -> float:
         s = exhaustion.summarize(df)
         worst = max(worst, dt / duration_s)
         print(
-            f"   {dist:12s} hold {hold * 1e3:4.2f} ms: {dt:5.2f} s wall "
+            f"   {dist:12s} hold {hold * 1e3:4.2f} ms: {dt:5.2f} s wall, {_cpu[-1]:5.2f} s CPU "
             f"({s['arrivals']:,} packets, {100 * s['drop_rate']:5.1f} % dropped)"
         )
     print(
