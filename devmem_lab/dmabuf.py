@@ -112,11 +112,15 @@ class DmaBufTable:
 
     def get(self, fd: object) -> DmaBuf:
         """``dma_buf_get(fd)``: EBADF for a bad fd, EINVAL for a file that is no dma-buf."""
-        if isinstance(fd, bool) or not isinstance(fd, int) or fd < 0:
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(f"fd must be an int, not {type(fd).__name__}")
+        if fd >= 1 << 31:  # a u32 netlink attribute read back as a C int: negative
+            fd -= 1 << 32
+        if fd < 0:
             raise DevmemError(errno.EBADF)
         try:
             st = os.fstat(fd)
-        except OSError:
+        except (OSError, OverflowError):
             raise DevmemError(errno.EBADF) from None
         buf = self._by_inode.get((st.st_dev, st.st_ino))
         if buf is None:

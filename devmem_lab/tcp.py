@@ -148,7 +148,8 @@ class _Socket:
         self._check_open()
         _check_int("level", level)
         _check_int("option", optname)
-        if value is None:
+        null = value is None  # a NULL optval: the kernel's copy_from_sockptr fails (EFAULT)
+        if null:
             if optlen is None:
                 raise TypeError("setsockopt() takes an int or a buffer, or None with optlen")
             data = b"\0" * _check_int("optlen", optlen)
@@ -170,12 +171,14 @@ class _Socket:
             if len(data) < 4:
                 raise DevmemError(errno.EINVAL)
             if optname == uapi.SO_DEVMEM_DONTNEED:
-                return self._devmem_dontneed(data)
+                return self._devmem_dontneed(data, null)
         known = _PLAIN_OPTIONS.get(level, set())
         if optname not in known:
             raise DevmemError(errno.ENOPROTOOPT)
         if len(data) < 4:
             raise DevmemError(errno.EINVAL)
+        if null:
+            raise DevmemError(errno.EFAULT)
         self._opts[(level, optname)] = data
         if (level, optname) == (uapi.SOL_SOCKET, _SO_RCVBUF):
             self._set_rcvbuf(struct.unpack("i", data[:4])[0])
@@ -206,7 +209,7 @@ class _Socket:
     def _set_rcvbuf(self, value: int) -> None:
         pass
 
-    def _devmem_dontneed(self, data: bytes) -> int:
+    def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
         raise DevmemError(errno.EBADF)  # sock_devmem_dontneed: !sk_is_tcp(sk)
 
     def close(self) -> None:
@@ -696,11 +699,13 @@ class TcpSocket(_Socket):
         """How many tokens user space holds on this socket (frags not yet returned)."""
         return len(self._tokens)
 
-    def _devmem_dontneed(self, data: bytes) -> int:
+    def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
         """``sock_devmem_dontneed``: free the frags named by ``struct dmabuf_token`` ranges."""
         if len(data) % uapi.DMABUF_TOKEN_SIZE or \
                 len(data) > uapi.DMABUF_TOKEN_SIZE * uapi.MAX_DONTNEED_TOKENS:
             raise DevmemError(errno.EINVAL)
+        if null:
+            raise DevmemError(errno.EFAULT)  # copy_from_sockptr of the tokens
         cap = uapi.MAX_DONTNEED_FRAGS if self.host.kernel.version.dontneed_frag_cap else None
         examined = freed = 0
         for i in range(0, len(data), 8):

@@ -19,13 +19,7 @@ from devmem_lab import Lab, LinuxHost, conformance
 HERE = os.path.dirname(__file__)
 
 #: scenario -> why the emulator differs from the 6.18 kernel (kept until the emulator is fixed)
-KNOWN_DISCREPANCIES = {
-    "dontneed-null-optval": (
-        "setsockopt(SOL_SOCKET, SO_DEVMEM_DONTNEED, None, 8): the kernel's copy_from_sockptr "
-        "of the NULL buffer fails with EFAULT (net/core/sock.c sock_devmem_dontneed); the "
-        "emulator reads 8 zero bytes and returns 0"
-    ),
-}
+KNOWN_DISCREPANCIES: dict[str, str] = {}
 
 
 def recorded() -> dict:
