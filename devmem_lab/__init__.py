@@ -15,8 +15,17 @@ from . import uapi
 from .errors import DevmemError, EthtoolError, NetlinkError
 from .lab import Lab
 
-__all__ = ["Lab", "LinuxHost", "uapi", "ynl", "DevmemError", "NetlinkError", "EthtoolError",
-           "bandwidth", "exhaustion"]
+__all__ = [
+    "DevmemError",
+    "EthtoolError",
+    "Lab",
+    "LinuxHost",
+    "NetlinkError",
+    "bandwidth",
+    "exhaustion",
+    "uapi",
+    "ynl",
+]
 __version__ = "0.1.0"
 
 _LAZY = {"LinuxHost": ("linux_host", "LinuxHost"), "ynl": ("ynl", None),

@@ -25,13 +25,13 @@ if TYPE_CHECKING:
     from .nic.device import NetDevice
     from .page_pool import PagePool
 
-__all__ = ["Binding", "bind_dmabuf", "open_rxq", "close_rxq"]
+__all__ = ["Binding", "bind_dmabuf", "close_rxq", "open_rxq"]
 
 
 class Binding:
     """``struct net_devmem_dmabuf_binding``: one dma-buf bound to one device's rx queues."""
 
-    def __init__(self, binding_id: int, dev: "NetDevice", dmabuf: DmaBuf,
+    def __init__(self, binding_id: int, dev: NetDevice, dmabuf: DmaBuf,
                  niov_size: int = PAGE_SIZE) -> None:
         self.id = binding_id
         self.dev = dev
@@ -40,7 +40,7 @@ class Binding:
         self.num_niovs = dmabuf.size // niov_size
         self._free = list(range(self.num_niovs))  # a sorted list is a valid heap
         self._refs = [0] * self.num_niovs  # per net_iov reference count
-        self._pool_of: list["PagePool | None"] = [None] * self.num_niovs
+        self._pool_of: list[PagePool | None] = [None] * self.num_niovs
         self.queues: list[int] = []
         self.bound = True  # False once unbound (netlink socket closed)
 
@@ -67,7 +67,7 @@ class Binding:
         """``net_iov_virtual_addr``: the net_iov's byte offset from the start of the dma-buf."""
         return niov * self.niov_size
 
-    def alloc(self, pool: "PagePool") -> int | None:
+    def alloc(self, pool: PagePool) -> int | None:
         """``net_devmem_alloc_dmabuf``: the lowest free net_iov, or ``None`` if exhausted."""
         if not self._free or not self.bound:
             return None
@@ -114,7 +114,7 @@ class Binding:
         kernel.binding_ids.free(self.id)
 
 
-def bind_dmabuf(dev: "NetDevice", dmabuf: DmaBuf, niov_size: int = PAGE_SIZE) -> Binding:
+def bind_dmabuf(dev: NetDevice, dmabuf: DmaBuf, niov_size: int = PAGE_SIZE) -> Binding:
     """``net_devmem_bind_dmabuf``: allocate the binding id and carve the dma-buf."""
     kernel = dev.kernel
     binding = Binding(kernel.binding_ids.alloc(), dev, dmabuf, niov_size)
@@ -122,7 +122,7 @@ def bind_dmabuf(dev: "NetDevice", dmabuf: DmaBuf, niov_size: int = PAGE_SIZE) ->
     return binding
 
 
-def open_rxq(dev: "NetDevice", idx: int, binding: Binding) -> None:
+def open_rxq(dev: NetDevice, idx: int, binding: Binding) -> None:
     """Install ``binding`` as the memory provider of rx queue ``idx`` and restart it.
 
     Mirrors ``__net_mp_open_rxq`` (``net/core/netdev_rx_queue.c``, current) or
@@ -161,7 +161,7 @@ def open_rxq(dev: "NetDevice", idx: int, binding: Binding) -> None:
     binding.queues.append(idx)
 
 
-def close_rxq(dev: "NetDevice", idx: int, binding: Binding) -> None:
+def close_rxq(dev: NetDevice, idx: int, binding: Binding) -> None:
     """``__net_mp_close_rxq``: clear the provider and restart the queue on host pages."""
     if idx < dev.real_num_rx_queues and dev.rx_queues[idx].binding is binding:
         dev.rx_queues[idx].binding = None

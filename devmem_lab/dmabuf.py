@@ -24,7 +24,7 @@ import numpy as np
 from .errors import DevmemError
 from .uapi import PAGE_SIZE
 
-__all__ = ["DmaBuf", "DmaBufTable", "Accelerator", "UDMABUF_SIZE_LIMIT", "HAS_MEMFD"]
+__all__ = ["HAS_MEMFD", "UDMABUF_SIZE_LIMIT", "Accelerator", "DmaBuf", "DmaBufTable"]
 
 UDMABUF_SIZE_LIMIT = 64 << 20  # udmabuf module parameter size_limit_mb=64
 HAS_MEMFD = hasattr(os, "memfd_create")

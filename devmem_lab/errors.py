@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DevmemError", "NetlinkError", "EthtoolError"]
+__all__ = ["DevmemError", "EthtoolError", "NetlinkError"]
 
 
 class DevmemError(OSError):

@@ -25,7 +25,7 @@ __all__ = ["Host"]
 class Host:
     """An emulated Linux host with ``lo`` (ifindex 1) and a devmem-capable NIC ``eth1``."""
 
-    def __init__(self, lab: "Lab", name: str, version: KernelVersion, *, address: str,
+    def __init__(self, lab: Lab, name: str, version: KernelVersion, *, address: str,
                  address4: str, mac: str, combined: int = 16, mtu: int = 1500) -> None:
         self.lab = lab
         self.name = name

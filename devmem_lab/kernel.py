@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["KernelVersion", "CyclicIds", "KERNELS"]
+__all__ = ["KERNELS", "CyclicIds", "KernelVersion"]
 
 
 class CyclicIds:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from .host import Host
 from .kernel import KERNELS

@@ -12,8 +12,9 @@ source (host allocator or the binding's genpool), so ``inflight`` is exact at ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .devmem import Binding
@@ -46,11 +47,11 @@ class PagePool:
     ifindex: int
     napi_id: int
     queue: int
-    provider: "Binding | None" = None
+    provider: Binding | None = None
     inflight: int = 0
     detach_time: int | None = None  # seconds (virtual clock) when the driver destroyed it
     stats: PagePoolStats = field(default_factory=PagePoolStats)
-    on_gone: Callable[["PagePool"], None] | None = field(default=None, repr=False)
+    on_gone: Callable[[PagePool], None] | None = field(default=None, repr=False)
 
     @property
     def dmabuf_id(self) -> int | None:

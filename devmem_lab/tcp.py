@@ -21,7 +21,7 @@ import socket as _socket
 import struct
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import uapi
 from .errors import DevmemError
@@ -53,7 +53,7 @@ _PLAIN_OPTIONS = {
 _SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE, _SO_RCVLOWAT = 3, 4, 8, 25, 18
 
 
-def make_socket(host: "Host", family: int, type: int, proto: int = 0):
+def make_socket(host: Host, family: int, type: int, proto: int = 0):
     """``socket(2)`` on an emulated host: TCP or UDP over IPv4/IPv6."""
     for name, v in (("family", family), ("type", type), ("proto", proto)):
         if isinstance(v, bool) or not isinstance(v, int):
@@ -88,7 +88,7 @@ def _check_int(name: str, v: object) -> int:
 class _Socket:
     """What every emulated socket shares: options, timeouts, context manager, close."""
 
-    def __init__(self, host: "Host", family: int, type: int, proto: int) -> None:
+    def __init__(self, host: Host, family: int, type: int, proto: int) -> None:
         self.host = host
         self.family = family
         self.type = type
@@ -101,7 +101,7 @@ class _Socket:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -155,7 +155,7 @@ class _Socket:
             data = b"\0" * _check_int("optlen", optlen)
         elif optlen is not None:
             raise TypeError("optlen goes only with a None value")
-        elif isinstance(value, bool) or isinstance(value, int):
+        elif isinstance(value, int):  # bool included, as socket.setsockopt takes it
             data = struct.pack("i", int(value))
         elif isinstance(value, (bytes, bytearray, memoryview)):
             data = bytes(value)
@@ -237,7 +237,7 @@ class UdpSocket(_Socket):
 class TcpSocket(_Socket):
     """An emulated TCP socket with the devmem receive path."""
 
-    def __init__(self, host: "Host", family: int, type: int, proto: int) -> None:
+    def __init__(self, host: Host, family: int, type: int, proto: int) -> None:
         super().__init__(host, family, type, proto)
         self.state = "CLOSE"
         self.local: tuple[str, int] | None = None
@@ -571,6 +571,10 @@ class TcpSocket(_Socket):
             raise DevmemError(errno.ENOTCONN)
         return self._recvmsg_locked(bufsize, ancbufsize, flags)
 
+    def _more_than(self, queued: int) -> bool:
+        """Something new to read: more skbs than ``queued``, a FIN or an error."""
+        return len(self._rq) > queued or self._fin_rcvd or bool(self._err)
+
     def _recvmsg_locked(self, length: int, ancbufsize: int, flags: int):
         devmem_ok = bool(flags & uapi.MSG_SOCK_DEVMEM)
         trunc = bool(flags & uapi.MSG_TRUNC)
@@ -589,9 +593,7 @@ class TcpSocket(_Socket):
                     break
                 if copied and (self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT):
                     break
-                queued = len(self._rq)
-                self._wait(lambda: len(self._rq) > queued or self._fin_rcvd or bool(self._err),
-                           "recvmsg", flags)
+                self._wait(partial(self._more_than, len(self._rq)), "recvmsg", flags)
                 continue
             skb = self._rq[idx]
             used = min(skb.length - offset, length)

@@ -14,17 +14,39 @@ from __future__ import annotations
 import platform
 import socket
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Iterable
 
 __all__ = [
-    "MSG_SOCK_DEVMEM", "MSG_ZEROCOPY", "MSG_TRUNC", "MSG_PEEK", "MSG_DONTWAIT", "MSG_CTRUNC",
-    "SOL_SOCKET", "SO_DEVMEM_LINEAR", "SO_DEVMEM_DMABUF", "SO_DEVMEM_DONTNEED",
-    "SCM_DEVMEM_LINEAR", "SCM_DEVMEM_DMABUF", "ETOOSMALL", "PAGE_SIZE",
-    "MAX_DONTNEED_TOKENS", "MAX_DONTNEED_FRAGS", "DMABUF_CMSG_SIZE", "DMABUF_TOKEN_SIZE",
-    "CMSG_LEN", "CMSG_SPACE", "DmabufCmsg", "DmabufToken", "pack_tokens", "parse_cmsgs",
-    "for_arch", "ARCHES", "NETDEV_FAMILY_NAME", "NETDEV_FAMILY_VERSION",
+    "ARCHES",
+    "CMSG_LEN",
+    "CMSG_SPACE",
+    "DMABUF_CMSG_SIZE",
+    "DMABUF_TOKEN_SIZE",
+    "ETOOSMALL",
+    "MAX_DONTNEED_FRAGS",
+    "MAX_DONTNEED_TOKENS",
+    "MSG_CTRUNC",
+    "MSG_DONTWAIT",
+    "MSG_PEEK",
+    "MSG_SOCK_DEVMEM",
+    "MSG_TRUNC",
+    "MSG_ZEROCOPY",
+    "NETDEV_FAMILY_NAME",
+    "NETDEV_FAMILY_VERSION",
+    "PAGE_SIZE",
+    "SCM_DEVMEM_DMABUF",
+    "SCM_DEVMEM_LINEAR",
+    "SOL_SOCKET",
+    "SO_DEVMEM_DMABUF",
+    "SO_DEVMEM_DONTNEED",
+    "SO_DEVMEM_LINEAR",
+    "DmabufCmsg",
+    "DmabufToken",
+    "for_arch",
+    "pack_tokens",
+    "parse_cmsgs",
 ]
 
 PAGE_SIZE = 4096
@@ -158,7 +180,7 @@ class DmabufCmsg:
                           self.dmabuf_id, self.flags)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "DmabufCmsg":
+    def unpack(cls, data: bytes) -> DmabufCmsg:
         """Decode 24 bytes of ``struct dmabuf_cmsg``; another length raises ``ValueError``."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
@@ -185,7 +207,7 @@ class DmabufToken:
         return _TOKEN.pack(self.token_start, self.token_count)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "DmabufToken":
+    def unpack(cls, data: bytes) -> DmabufToken:
         """Decode 8 bytes of ``struct dmabuf_token``; another length raises ``ValueError``."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes, not {type(data).__name__}")

@@ -4,11 +4,10 @@ import errno
 import socket
 
 import pytest
+from conftest import validation_pattern
 
 from devmem_lab import DevmemError, Lab, uapi
 from devmem_lab.uapi import parse_cmsgs
-
-from conftest import validation_pattern
 
 DEVMEM = uapi.MSG_SOCK_DEVMEM
 
@@ -19,7 +18,7 @@ def assert_still_works(d, n=5000):
     d.client.sendall(payload)
     got, tokens = bytearray(), []
     while len(got) < n:
-        data, anc, _, _ = d.conn.recvmsg(65536, 4096, DEVMEM)
+        _data, anc, _, _ = d.conn.recvmsg(65536, 4096, DEVMEM)
         for _, cm in parse_cmsgs(anc):
             got += d.binding.dmabuf.read(cm.frag_offset, cm.frag_size)
             tokens.append(cm.frag_token)
@@ -82,8 +81,8 @@ def test_bad_call_raises_and_lab_stays_usable(devmem, what, call, exc, err):
     assert_still_works(devmem)
 
 
-@pytest.mark.parametrize("kwargs", [dict(seed="0"), dict(kernel="5.15"), dict(link_gbps=-1),
-                                    dict(mtu=100), dict(mtu=1500.0), dict(delay_us=0)])
+@pytest.mark.parametrize("kwargs", [{"seed": "0"}, {"kernel": "5.15"}, {"link_gbps": -1},
+                                    {"mtu": 100}, {"mtu": 1500.0}, {"delay_us": 0}])
 def test_lab_rejects_bad_parameters(kwargs):
     with pytest.raises((TypeError, ValueError)):
         Lab(**kwargs)

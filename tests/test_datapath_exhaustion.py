@@ -2,10 +2,10 @@
 
 import socket
 
+from conftest import bind, connect, steer, validation_pattern
+
 from devmem_lab import Lab, uapi
 from devmem_lab.uapi import parse_cmsgs
-
-from conftest import bind, connect, steer, validation_pattern
 
 SOL, DONTNEED = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED
 
@@ -57,7 +57,7 @@ def test_runs_are_deterministic():
 
 
 def test_fast_reader_has_no_drops():
-    lab, binding, cs, out, payload = slow_transfer(pool_pages=1024, hold=10, think_s=0.0)
+    lab, _binding, cs, out, payload = slow_transfer(pool_pages=1024, hold=10, think_s=0.0)
     assert out == payload
     assert lab.server.nic.rx_queues[15].stats.alloc_fail == 0
     assert cs.retransmits == 0

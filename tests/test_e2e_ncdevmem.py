@@ -12,11 +12,10 @@ import os
 import socket
 
 import pytest
+from conftest import connect, validation_pattern
 
 from devmem_lab import Lab, uapi
 from devmem_lab.ynl import Netdev
-
-from conftest import connect, validation_pattern
 
 NUM_PAGES = 16000
 PORT = 5201
@@ -86,7 +85,7 @@ def test_ncdevmem_receives_and_validates_several_mib():
 
 def test_steered_flow_without_the_flag_is_efault_and_unsteered_flow_is_plain():
     lab = Lab(seed=0)
-    fd, size, nl, dmabuf_id, queue = ncdevmem_setup(lab)
+    fd, _size, nl, _dmabuf_id, _queue = ncdevmem_setup(lab)
     _, cs, conn = connect(lab, PORT)
     cs.sendall(b"\1" * 5000)
     for flags in (0, uapi.MSG_DONTWAIT):
@@ -107,11 +106,11 @@ def test_steered_flow_without_the_flag_is_efault_and_unsteered_flow_is_plain():
 
 def test_closing_the_netlink_socket_unbinds_but_tokens_stay_valid():
     lab = Lab(seed=0)
-    fd, size, nl, dmabuf_id, queue = ncdevmem_setup(lab)
+    fd, _size, nl, dmabuf_id, queue = ncdevmem_setup(lab)
     binding = lab.server.kernel.bindings[dmabuf_id]
     _, cs, conn = connect(lab, PORT)
     cs.sendall(b"\2" * 4 * 1428)
-    data, anc, _, _ = conn.recvmsg(819200, 80000, uapi.MSG_SOCK_DEVMEM)
+    _data, anc, _, _ = conn.recvmsg(819200, 80000, uapi.MSG_SOCK_DEVMEM)
     tokens = [cm.frag_token for _, cm in uapi.parse_cmsgs(anc)]
     assert len(tokens) == 4
     nl.close()  # netdev_nl_sock_priv_destroy: every binding of this socket is unbound
@@ -132,7 +131,7 @@ def test_closing_the_netlink_socket_unbinds_but_tokens_stay_valid():
 
 def test_linear_payload_reaches_the_reader_as_scm_devmem_linear():
     lab = Lab(seed=0)
-    fd, size, nl, dmabuf_id, queue = ncdevmem_setup(lab)
+    fd, _size, nl, _dmabuf_id, _queue = ncdevmem_setup(lab)
     lab.server.nic.hds_linear_bytes = 64  # a NIC that splits 64 bytes past the headers
     _, cs, conn = connect(lab, PORT)
     payload = validation_pattern(3 * 1428)

@@ -5,11 +5,10 @@ import mmap
 import socket
 
 import pytest
+from conftest import connect, validation_pattern
 
 from devmem_lab import Lab, uapi
 from devmem_lab.uapi import DmabufCmsg, parse_cmsgs
-
-from conftest import connect, validation_pattern
 
 DEVMEM = uapi.MSG_SOCK_DEVMEM
 MSS = 1428  # MTU 1500 - IPv6 40 - TCP 20 - timestamps 12
@@ -114,7 +113,7 @@ def test_one_call_never_mixes_readable_and_devmem_skbs():
     cs.sendall(b"a" * 100)
     lab.run(0.001)  # lands on an RSS queue: readable
     srv.ethtool("-K eth1 ntuple on")
-    srv.ethtool(f"-N eth1 flow-type tcp6 dst-port 5201 action 15")
+    srv.ethtool("-N eth1 flow-type tcp6 dst-port 5201 action 15")
     cs.sendall(b"b" * 100)
     lab.run(0.001)  # now steered to the bound queue: devmem
     data, anc, _, _ = conn.recvmsg(65536, 4096, DEVMEM)

@@ -4,11 +4,10 @@ import errno
 import socket
 
 import pytest
+from conftest import bind, connect, steer
 
 from devmem_lab import Lab, uapi
 from devmem_lab.uapi import DmabufToken, parse_cmsgs
-
-from conftest import bind, connect, steer
 
 SOL, DONTNEED = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED
 
@@ -84,19 +83,19 @@ def test_current_kernel_examines_at_most_1024_frags_per_call():
     assert conn.setsockopt(SOL, DONTNEED, DmabufToken(1025, 476).pack()) == 476
     assert binding.free_count == binding.num_niovs
     # unknown tokens count against the cap too
-    lab, binding, conn, tokens = held_lab("6.18")
+    _lab, binding, conn, tokens = held_lab("6.18")
     ranges = DmabufToken(100000, 1000).pack() + DmabufToken(1, 1500).pack()
     assert conn.setsockopt(SOL, DONTNEED, ranges) == 24
 
 
 def test_6_12_has_no_frag_cap():
-    lab, binding, conn, tokens = held_lab("6.12")
+    _lab, binding, conn, _tokens = held_lab("6.12")
     assert conn.setsockopt(SOL, DONTNEED, DmabufToken(1, 1500).pack()) == 1500
     assert binding.free_count == binding.num_niovs
 
 
 def test_huge_and_wrapping_ranges():
-    lab, binding, conn, tokens = held_lab("6.12", frags=10)
+    _lab, _binding, conn, _tokens = held_lab("6.12", frags=10)
     assert conn.setsockopt(SOL, DONTNEED, DmabufToken(0xFFFFFFFF, 3).pack()) == 1  # 0xffffffff, 0, 1
     assert conn.setsockopt(SOL, DONTNEED, DmabufToken(0, 0xFFFFFFFF).pack()) == 9
 

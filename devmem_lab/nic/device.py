@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..kernel import Kernel
     from ..page_pool import PagePool
 
-__all__ = ["NetDevice", "RxQueue", "TxQueue", "QueueStats", "FlowKey", "FlowRule"]
+__all__ = ["FlowKey", "FlowRule", "NetDevice", "QueueStats", "RxQueue", "TxQueue"]
 
 RSS_TABLE_SIZE = 128
 NTUPLE_TABLE_SIZE = 1024
@@ -104,8 +104,8 @@ class RxQueue:
 
     index: int
     napi_id: int | None
-    pool: "PagePool | None" = None
-    binding: "Binding | None" = None
+    pool: PagePool | None = None
+    binding: Binding | None = None
     xsk: bool = False
     stats: QueueStats = field(default_factory=QueueStats)
 
@@ -178,7 +178,7 @@ class NetDevice:
     ``lo``: one queue of each type, no queue management ops, no page pools.
     """
 
-    def __init__(self, kernel: "Kernel", name: str, ifindex: int, *, kind: str = "nic",
+    def __init__(self, kernel: Kernel, name: str, ifindex: int, *, kind: str = "nic",
                  combined: int = 16, max_combined: int = 32, mtu: int = 1500,
                  mac: str = "00:00:00:00:00:00") -> None:
         self.kernel = kernel

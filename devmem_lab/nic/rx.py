@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from .device import FlowKey, NetDevice
 
-__all__ = ["Skb", "receive", "receive_burst", "header_len"]
+__all__ = ["Skb", "header_len", "receive", "receive_burst"]
 
 
 class Skb:
     """A received segment: linear bytes (host memory) plus net_iov frags (device memory)."""
 
-    __slots__ = ("seq", "linear", "frags", "readable", "length", "pool", "pages", "fin")
+    __slots__ = ("fin", "frags", "length", "linear", "pages", "pool", "readable", "seq")
 
     def __init__(self, seq: int, linear: bytes, frags: list, readable: bool, pool=None,
                  pages: int = 0, fin: bool = False) -> None:
