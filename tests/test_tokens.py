@@ -75,7 +75,7 @@ def test_devmem_options_are_not_readable_or_settable(devmem):
 
 
 def test_current_kernel_examines_at_most_1024_frags_per_call():
-    lab, binding, conn, tokens = held_lab("6.18")
+    _lab, binding, conn, tokens = held_lab("6.18")
     assert len(tokens) == 1500
     assert conn.setsockopt(SOL, DONTNEED, DmabufToken(1, 1500).pack()) == 1024
     # the same range again: 1..1024 are gone, and they use up the 1024 slots examined
