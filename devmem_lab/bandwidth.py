@@ -436,8 +436,7 @@ def emulated_host_bytes(
     """
     import re
 
-    from devmem_lab import Lab, uapi
-    from devmem_lab.devmem import bind_dmabuf, open_rxq
+    from devmem_lab import Lab, uapi, ynl
 
     if path not in ("copy", "devmem"):
         raise ValueError(
@@ -455,8 +454,8 @@ def emulated_host_bytes(
         srv.ethtool(f"-X eth1 equal {queue}")
         srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port {port} action {queue}")
         fd = srv.udmabuf_create(max(64, 2 * n) * 4096)
-        binding = bind_dmabuf(srv.nic, srv.dmabufs.get(fd))  # what netdev bind-rx does
-        open_rxq(srv.nic, queue, binding)
+        netdev = ynl.Netdev(srv.netlink())  # the binding lives as long as this socket
+        netdev.bind_rx(srv.if_nametoindex("eth1"), fd, [queue])
     listener = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("0.0.0.0", port))
     listener.listen()
@@ -488,6 +487,8 @@ def emulated_host_bytes(
         k: int(v)
         for k, v in re.findall(r"^\s*(rx_\w+): (\d+)$", srv.ethtool("-S eth1"), re.MULTILINE)
     }
+    if devmem:
+        netdev.close()
     rx = stats["rx_packets"]
     return {
         "packets": rx,

@@ -587,7 +587,8 @@ def emulate(
     """Run the same queue on the emulator's own datapath and summarise it like :func:`summarize`.
 
     A :class:`devmem_lab.Lab` server is set up as ncdevmem does (header split, ntuple rule to
-    ``queue``, a udmabuf of ``pool_pages`` pages bound to it); the client sends enough data
+    ``queue``, a udmabuf of ``pool_pages`` pages bound to it with netdev ``bind-rx``); the
+    client sends enough data
     to keep the link busy for ``duration_s``; the server reads with
     ``recvmsg(MSG_SOCK_DEVMEM)`` and returns each token ``hold_s`` after reading it
     (``batch`` tokens per ``SO_DEVMEM_DONTNEED``). IPv4, so the payload is ``mtu - 52``.
@@ -601,10 +602,11 @@ def emulate(
     Returns
     -------
     dict
-        ``drops`` (``rx_alloc_fail`` of the queue), ``goodput_gbps`` (payload read by the
-        application within ``duration_s`` of the first arrival), ``min_free_pages`` (free
-        net_iovs, sampled at each read and token return), ``arrivals`` (packets accepted or
-        dropped by the NIC), ``drop_rate``, ``retransmits`` (sender timeouts x segments resent).
+        ``drops`` (the queue's ``rx-alloc-fail`` from netdev ``qstats-get``),
+        ``goodput_gbps`` (payload read by the application within ``duration_s`` of the first
+        arrival), ``min_free_pages`` (pool size minus the page pool's ``inflight``, sampled at
+        each read and token return), ``arrivals`` (packets accepted or dropped by the NIC),
+        ``drop_rate``, ``retransmits`` (sender timeouts; the emulator's socket counter).
 
     Raises
     ------
@@ -614,8 +616,7 @@ def emulate(
     import socket
     from functools import partial
 
-    from devmem_lab import Lab, uapi
-    from devmem_lab.devmem import bind_dmabuf, open_rxq
+    from devmem_lab import Lab, uapi, ynl
 
     p = _params(
         pool_pages,
@@ -641,8 +642,9 @@ def emulate(
     srv.ethtool(f"-X eth1 equal {queue}")
     srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port {port} action {queue}")
     fd = srv.udmabuf_create(p["pool_pages"] * NIOV_BYTES)
-    binding = bind_dmabuf(srv.nic, srv.dmabufs.get(fd))  # what netdev bind-rx does
-    open_rxq(srv.nic, queue, binding)
+    netdev = ynl.Netdev(srv.netlink())  # the binding lives as long as this socket
+    bound = netdev.bind_rx(srv.if_nametoindex("eth1"), fd, [queue])
+    pool_id = next(pp["id"] for pp in netdev.page_pool_dump() if pp.get("dmabuf") == bound["id"])
     listener = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("0.0.0.0", port))
     listener.listen()
@@ -650,10 +652,11 @@ def emulate(
     client.connect((srv.address4, port))
     conn, _ = listener.accept()
 
-    st = {"min_free": binding.free_count, "done": []}
+    st = {"min_free": p["pool_pages"], "done": []}
 
-    def sample() -> None:
-        st["min_free"] = min(st["min_free"], binding.free_count)
+    def sample() -> None:  # free net_iovs = pool - the page pool's inflight count
+        inflight = netdev.page_pool_get(pool_id)["inflight"]
+        st["min_free"] = min(st["min_free"], p["pool_pages"] - inflight)
 
     def complete(tokens: list[int]) -> None:  # the consumer is done with these frags
         sample()
@@ -684,14 +687,17 @@ def emulate(
         sample()
         tokens = [cm.frag_token for kind, cm in uapi.parse_cmsgs(anc) if kind == "dmabuf"]
         lab.schedule(hold_ns, partial(complete, tokens))
-    qs = srv.nic.rx_queues[queue].stats
-    arrivals = qs.packets + qs.alloc_fail
+    qs = netdev.qstats_get(srv.if_nametoindex("eth1"), scope="queue")
+    q = next(x for x in qs if x.get("queue-type") == "rx" and x.get("queue-id") == queue)
+    drops = q.get("rx-alloc-fail", 0)
+    arrivals = q.get("rx-packets", 0) + drops
+    netdev.close()
     return {
-        "drops": qs.alloc_fail,
+        "drops": drops,
         "goodput_gbps": delivered * 8 / p["duration_s"] / 1e9,
         "min_free_pages": st["min_free"],
         "arrivals": arrivals,
-        "drop_rate": qs.alloc_fail / arrivals if arrivals else 0.0,
+        "drop_rate": drops / arrivals if arrivals else 0.0,
         "retransmits": client.retransmits,
     }
 
