@@ -119,6 +119,16 @@ _REASM_CASES = (
 )
 
 
+def _show_anc(ancdata: list) -> str:
+    items = ", ".join(f"({lvl}, {typ}, <{len(data)} bytes>)" for lvl, typ, data in ancdata)
+    return f"[{items}]"
+
+
+def _show_parse(case: tuple) -> str:
+    ancdata, arch = case
+    return f"({_show_anc(ancdata)}, {arch!r})"
+
+
 def _show_reasm(case: tuple) -> str:
     data, cmsgs, _buf = case
     return f"({data!r}, {cmsgs!r}, dmabuf)"
@@ -146,6 +156,7 @@ q2 = Exercise(
     label="q2",
     reference=parse_for_arch,
     cases=_PARSE_CASES,
+    show=_show_parse,
     hints=(
         ("abi = uapi.for_arch(arch) has SOL_SOCKET, SCM_DEVMEM_DMABUF and SCM_DEVMEM_LINEAR "
         "for that architecture (sparc64 and parisc differ from x86_64)."),
