@@ -30,7 +30,7 @@ def verdict_of(capsys, ex: Exercise, fn) -> str:
 
 def solution_fn(ex: Exercise):
     """Run the exercise's solution text as a learner would paste it; return its function."""
-    ns = {"struct": struct, "socket": socket, "uapi": uapi, **vars(wire)}
+    ns = {"struct": struct, "socket": socket, "uapi": uapi, "wire": wire}
     exec(compile(ex.solution_code, f"<{ex.label} solution>", "exec"), ns)  # noqa: S102
     fns = [v for k, v in ns.items() if callable(v) and getattr(v, "__module__", "") is None
            and not k.startswith("_")]

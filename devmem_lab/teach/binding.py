@@ -114,7 +114,7 @@ def bind_rx_attrs(ifindex, fd, queues):
     for q in queues:
         nest = (attr(uapi.NETDEV_A_QUEUE_ID, struct.pack("=I", q))
                 + attr(uapi.NETDEV_A_QUEUE_TYPE, struct.pack("=I", uapi.NETDEV_QUEUE_TYPE_RX)))
-        out += attr(uapi.NETDEV_A_DMABUF_QUEUES | NLA_F_NESTED, nest)
+        out += attr(uapi.NETDEV_A_DMABUF_QUEUES | wire.NLA_F_NESTED, nest)
     return out
 ''',
 )
@@ -127,9 +127,9 @@ q2 = Exercise(
     hints=(
         ("Walk the datagram message by message: struct nlmsghdr is '=IHHII' (len, type, flags, "
         "seq, pid); the next message starts at the length rounded up to 4."),
-        ("NLMSG_ERROR (type 2) carries an int error (negative errno, 0 = ack), then the echoed "
-        "request header (16 bytes when NLM_F_CAPPED 0x100 is set); with NLM_F_ACK_TLVS 0x200 "
-        "the extack attributes follow. NLMSGERR_ATTR_MSG (1) is a NUL-terminated string."),
+        ("wire.NLMSG_ERROR (type 2) carries an int error (negative errno, 0 = ack), then the echoed "
+        "request header (16 bytes when wire.NLM_F_CAPPED 0x100 is set); with wire.NLM_F_ACK_TLVS 0x200 "
+        "the extack attributes follow. wire.NLMSGERR_ATTR_MSG (1) is a NUL-terminated string."),
         ("A message whose nlmsg_len runs past the end of the datagram means it was truncated: "
         "raise ValueError."),
     ),
@@ -139,22 +139,22 @@ def decode_answer(datagram):
     while pos < len(datagram):
         if len(datagram) - pos < 16:
             raise ValueError("truncated header")
-        length, mtype, flags, seq, pid = struct.unpack_from("=IHHII", datagram, pos)
+        length, mtype, flags, _seq, _pid = struct.unpack_from("=IHHII", datagram, pos)
         if length < 16 or pos + length > len(datagram):
             raise ValueError("truncated message")
-        if mtype == NLMSG_ERROR:
+        if mtype == wire.NLMSG_ERROR:
             (error,) = struct.unpack_from("=i", datagram, pos + 16)
-            if flags & NLM_F_CAPPED:  # only the request's header was echoed
+            if flags & wire.NLM_F_CAPPED:  # only the request's header was echoed
                 body = pos + 36
             else:                     # the whole request, padded to 4
                 (req_len,) = struct.unpack_from("=I", datagram, pos + 20)
                 body = pos + 20 + ((req_len + 3) & ~3)
             msg = None
-            if flags & NLM_F_ACK_TLVS:
+            if flags & wire.NLM_F_ACK_TLVS:
                 end = pos + length
                 while body + 4 <= end:
                     alen, atype = struct.unpack_from("=HH", datagram, body)
-                    if atype == NLMSGERR_ATTR_MSG:
+                    if atype == wire.NLMSGERR_ATTR_MSG:
                         msg = datagram[body + 4:body + alen].split(b"\\0")[0].decode()
                     body += (alen + 3) & ~3
             return -error, msg
