@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .page_pool import PagePool
+
 __all__ = ["KERNELS", "CyclicIds", "KernelVersion"]
 
 
@@ -85,7 +87,6 @@ class Kernel:
         return napi
 
     def new_page_pool(self, ifindex: int, napi_id: int, queue: int, provider=None):
-        from .page_pool import PagePool
         pool = PagePool(self.pool_ids.alloc(), ifindex, napi_id, queue, provider)
         pool.on_gone = self._drop_pool
         self.page_pools[pool.id] = pool

@@ -6,11 +6,12 @@ token xarray ``sk_user_frags``), ``net/core/sock.c`` (``sk_setsockopt``,
 names of Python's ``socket.socket``.
 
 The transport under it is a small TCP: MSS-sized segments over the lab's link, delivered in
-NAPI-sized bursts (a burst arrives when its last packet has), cumulative ACKs, a receive window, and retransmission on timeout (RTO from 200 ms, doubling, connection
-timed out after 15 retries as with ``tcp_retries2``).
-Differs from the kernel: no out-of-order queue and no SACK/fast retransmit (a segment after a
-hole is discarded and resent after the timeout, go-back-N); no congestion control; tokens are
-plain ints in a dict, not an xarray.
+NAPI-sized bursts (a burst arrives when its last packet has), cumulative ACKs with SACK blocks,
+a receive window, an out-of-order queue (whose skbs keep their net_iovs, as in the kernel),
+fast retransmit of SACK holes (RFC 6675 DupThresh of 3 segments), a 2 ms tail-loss probe,
+then RTO from 200 ms doubling, and "connection timed out" after 15 retries
+(``tcp_retries2``). Differs from the kernel: no congestion control or pacing; every SACK
+block is reported; tokens are plain ints in a dict, not an xarray.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["TcpSocket", "UdpSocket", "make_socket"]
 
 TCP_RTO_MIN_NS = 200_000_000
+TLP_PTO_NS = 2_000_000  # tail loss probe: 2 jiffies at HZ=1000 (TCP_TIMEOUT_MIN), >> 2*RTT here
 TCP_RTO_MAX_NS = 120_000_000_000
 TCP_RETRIES2 = 15
-DEFAULT_RCVBUF = 6 << 20  # tcp_rmem[2]: the autotuned ceiling
+DEFAULT_RCVBUF = 512 << 10  # where autotuning settles for this link's BDP; window = rcvbuf
 NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one event, one ACK
 _U32 = 0xFFFFFFFF
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
@@ -252,6 +254,9 @@ class TcpSocket(_Socket):
         self.rcv_nxt = 0
         self._fin_rcvd = False
         self._flow_in: FlowKey | None = None
+        self._ooo: dict[int, Skb] = {}  # out-of-order queue, by sequence number
+        self._ooo_bytes = 0
+        self._adv_rwnd = DEFAULT_RCVBUF  # the window in the last ACK sent
         self._tokens: dict[int, tuple] = {}
         self._tok_free: list[int] = []
         self._tok_next = 1
@@ -262,8 +267,10 @@ class TcpSocket(_Socket):
         self._fin_queued = False
         self._fin_sent = False
         self._peer_rwnd = DEFAULT_RCVBUF
-        self._rto_ns = TCP_RTO_MIN_NS
+        self._rto_ns = TLP_PTO_NS
         self._retries = 0
+        self._sacked: list[tuple[int, int]] = []  # SACK scoreboard (merged, ascending)
+        self._rexmitted: list[tuple[int, int]] = []  # resent since the last timer
         self._timer_gen = 0
         self._timer_armed = False
         self.retransmits = 0
@@ -357,6 +364,7 @@ class TcpSocket(_Socket):
         self._flow_in = FlowKey(fam, addr, src, port, self.local[1])
         self.peer, conn.peer = conn, self
         self.state = conn.state = "ESTABLISHED"
+        conn.rcvbuf = listener.rcvbuf  # accepted sockets inherit SO_RCVBUF
         self._peer_rwnd, conn._peer_rwnd = conn.rcvbuf, self.rcvbuf
         listener._backlog.append(conn)
 
@@ -425,45 +433,69 @@ class TcpSocket(_Socket):
         return self.host.nic.mtu - header_len(fam) + 14
 
     def _transmit(self) -> None:
-        """Send what the window allows; the peer's NIC takes up to NAPI_BUDGET per event."""
-        peer = self.peer
-        if peer is None:
+        """Send new data as far as the peer's window allows, then a queued FIN."""
+        if self.peer is None:
             return
-        lab = self.host.lab
-        mss = self.mss
-        hdr = header_len(self._flow_in.family)
-        view = memoryview(self._sndbuf)
-        window = self._peer_rwnd
         end = self.write_seq
-        burst: list[tuple[int, bytes]] = []
-        arrival = sent_pkts = sent_bytes = 0
-        while self.snd_nxt < end:
-            room = window - (self.snd_nxt - self.snd_una)
-            if room <= 0:
-                break
-            n = min(mss, end - self.snd_nxt, room)
-            start = self.snd_nxt - self.snd_una
-            burst.append((self.snd_nxt, bytes(view[start:start + n])))
-            arrival = lab.wire(self.host, n + hdr)
-            self.snd_nxt += n
-            sent_pkts += 1
-            sent_bytes += n + hdr
-            if len(burst) == NAPI_BUDGET:
-                lab.schedule_at(arrival, partial(peer._on_burst, burst))
-                burst = []
-        view.release()
-        if sent_bytes:
-            txqs = self.host.nic.tx_queues  # XPS: the flow's hash picks the tx queue
-            st = txqs[self.host.nic.rss_hash(self._flow_in) % len(txqs)].stats
-            st.packets += sent_pkts
-            st.bytes += sent_bytes
-        if burst:
-            lab.schedule_at(arrival, partial(peer._on_burst, burst))
+        limit = min(end, self.snd_una + self._peer_rwnd)
+        if limit < end:  # sender silly-window avoidance: only whole segments until the end
+            limit = self.snd_nxt + (limit - self.snd_nxt) // self.mss * self.mss
+        if limit > self.snd_nxt:
+            self._emit([(self.snd_nxt, limit)])
+            self.snd_nxt = limit
         if self._fin_queued and not self._fin_sent and self.snd_nxt == end:
-            self._fin_sent = True
-            lab.schedule_at(lab.wire(self.host, hdr), partial(peer._on_fin, end))
+            self._send_fin(end)
             self.snd_nxt = end + 1
         self._arm_timer()
+
+    def _send_fin(self, seq: int) -> None:
+        self._fin_sent = True
+        lab = self.host.lab
+        lab.schedule_at(lab.wire(self.host, header_len(self._flow_in.family)),
+                        partial(self.peer._on_fin, seq))
+
+    def _emit(self, ranges: list[tuple[int, int]]) -> int:
+        """Put ``[start, end)`` ranges of the stream on the wire in MSS-sized segments.
+
+        The peer's NIC takes them NAPI_BUDGET at a time: one event per poll, at the arrival of
+        its last packet. Returns the number of segments sent.
+        """
+        lab, peer, mss = self.host.lab, self.peer, self.mss
+        hdr = header_len(self._flow_in.family)
+        view = memoryview(self._sndbuf)
+        burst: list[tuple[int, bytes]] = []
+        arrival = pkts = nbytes = 0
+        for seq, stop in ranges:
+            while seq < stop:
+                n = min(mss, stop - seq)
+                off = seq - self.snd_una
+                burst.append((seq, bytes(view[off:off + n])))
+                arrival = lab.wire(self.host, n + hdr)
+                seq += n
+                pkts += 1
+                nbytes += n + hdr
+                if len(burst) == NAPI_BUDGET:
+                    lab.schedule_at(arrival, partial(peer._on_burst, burst))
+                    burst = []
+        view.release()
+        if burst:
+            lab.schedule_at(arrival, partial(peer._on_burst, burst))
+        if pkts:
+            txqs = self.host.nic.tx_queues  # XPS: the flow's hash picks the tx queue
+            st = txqs[self.host.nic.rss_hash(self._flow_in) % len(txqs)].stats
+            st.packets += pkts
+            st.bytes += nbytes
+        return pkts
+
+    # ---- loss recovery: SACK scoreboard, fast retransmit, TLP then RTO -------------------------
+    def _holes(self) -> list[tuple[int, int]]:
+        """Unsacked ranges below the highest SACKed byte (RFC 6675 'lost' once DupThresh met)."""
+        holes, at = [], self.snd_una
+        for a, b in self._sacked:
+            if a > at:
+                holes.append((at, a))
+            at = max(at, b)
+        return holes
 
     def _arm_timer(self) -> None:
         if self._timer_armed or self.snd_una >= self.snd_nxt or self._err:
@@ -473,6 +505,7 @@ class TcpSocket(_Socket):
         self.host.lab.schedule(self._rto_ns, partial(self._on_timeout, gen))
 
     def _on_timeout(self, gen: int) -> None:
+        """TLP probe first (2 ms), then RTO from 200 ms doubling; give up after tcp_retries2."""
         if gen != self._timer_gen:
             return
         self._timer_armed = False
@@ -482,14 +515,19 @@ class TcpSocket(_Socket):
         if self._retries > TCP_RETRIES2:
             self._err = errno.ETIMEDOUT
             return
-        self.retransmits += 1
-        self.snd_nxt = self.snd_una  # go-back-N
-        self._fin_sent = False
-        self._rto_ns = min(2 * self._rto_ns, TCP_RTO_MAX_NS)
+        data_end = min(self.snd_nxt, self.write_seq)
+        top = self._sacked[-1][1] if self._sacked else self.snd_una
+        lost = self._holes() + ([(top, data_end)] if data_end > top else [])
+        self.retransmits += self._emit(lost)
+        self._rexmitted = lost
+        if self._fin_sent and self.snd_una <= self.write_seq and self.snd_nxt > self.write_seq:
+            self._send_fin(self.write_seq)
+        self._rto_ns = TCP_RTO_MIN_NS if self._rto_ns < TCP_RTO_MIN_NS else \
+            min(2 * self._rto_ns, TCP_RTO_MAX_NS)
         self._timer_gen += 1
-        self._transmit()
+        self._arm_timer()
 
-    def _on_ack(self, ack: int, rwnd: int) -> None:
+    def _on_ack(self, ack: int, rwnd: int, sack: tuple = ()) -> None:
         self._peer_rwnd = rwnd
         if ack > self.snd_una:
             acked = min(ack, self.write_seq) - self.snd_una
@@ -497,33 +535,69 @@ class TcpSocket(_Socket):
             self.snd_una = ack
             self.snd_nxt = max(self.snd_nxt, ack)
             self._retries = 0
-            self._rto_ns = TCP_RTO_MIN_NS
+            self._rto_ns = TLP_PTO_NS
             self._timer_gen += 1
             self._timer_armed = False
+            self._rexmitted = [(a, b) for a, b in self._rexmitted if b > ack]
+        self._sacked = [r for r in sack if r[1] > self.snd_una]
+        holes = self._holes()
+        if holes and sum(b - max(a, holes[0][1]) for a, b in self._sacked) >= 3 * self.mss:
+            todo = _subtract(holes, self._rexmitted)
+            if todo:  # fast retransmit of what SACK shows missing, once per loss
+                self.retransmits += self._emit(todo)
+                self._rexmitted = sorted(self._rexmitted + todo)
         self._transmit()
 
     # ---- receiving (softirq side) -----------------------------------------------------------
     def _rwnd(self) -> int:
-        return max(0, self.rcvbuf - self._rq_bytes)
+        return max(0, self.rcvbuf - self._rq_bytes - self._ooo_bytes)
+
+    def _sack_blocks(self) -> tuple:
+        """Merged ranges held in the out-of-order queue; stale or overlapping entries go."""
+        blocks: list[list[int]] = []
+        for seq in sorted(self._ooo):
+            skb = self._ooo[seq]
+            if seq < self.rcv_nxt or (blocks and seq < blocks[-1][1]):
+                del self._ooo[seq]
+                self._ooo_bytes -= skb.length
+                skb.free()
+            elif blocks and seq == blocks[-1][1]:
+                blocks[-1][1] += skb.length
+            else:
+                blocks.append([seq, seq + skb.length])
+        return tuple((a, b) for a, b in blocks)
 
     def _send_ack(self) -> None:
         peer = self.peer
         if peer is not None:
+            sack = self._sack_blocks() if self._ooo else ()
+            self._adv_rwnd = self._rwnd()
             self.host.lab.schedule(self.host.lab.delay_ns,
-                                   partial(peer._on_ack, self.rcv_nxt, self._rwnd()))
+                                   partial(peer._on_ack, self.rcv_nxt, self._adv_rwnd, sack))
 
     def _on_burst(self, segments: list[tuple[int, bytes]]) -> None:
-        """One NAPI poll: the NIC places each segment, TCP queues the in-order ones, one ACK."""
-        rq = self._rq
+        """One NAPI poll: the NIC places each segment, TCP queues it in order or out of order
+        (holding its net_iovs until the hole is filled), then one ACK with SACK blocks."""
+        rq, ooo = self._rq, self._ooo
         for skb in receive_burst(self.host.nic, self._flow_in, segments):
             if skb is None:
-                continue  # dropped by the NIC: the sender will time out and resend
-            if skb.seq != self.rcv_nxt or self._closed or self._fin_rcvd:
-                skb.free()  # duplicate or beyond a hole: discarded (no out-of-order queue)
+                continue  # dropped by the NIC: SACK or a timer will have it resent
+            seq = skb.seq
+            if self._closed or self._fin_rcvd or seq < self.rcv_nxt or seq in ooo:
+                skb.free()  # duplicate (or nobody left to read it)
+            elif seq > self.rcv_nxt:
+                ooo[seq] = skb
+                self._ooo_bytes += skb.length
             else:
                 rq.append(skb)
                 self._rq_bytes += skb.length
                 self.rcv_nxt += skb.length
+                while self.rcv_nxt in ooo:  # the hole is filled: the queued run follows
+                    nxt = ooo.pop(self.rcv_nxt)
+                    self._ooo_bytes -= nxt.length
+                    rq.append(nxt)
+                    self._rq_bytes += nxt.length
+                    self.rcv_nxt += nxt.length
         self._send_ack()
 
     def _on_fin(self, seq: int) -> None:
@@ -636,14 +710,15 @@ class TcpSocket(_Socket):
         return data, ancdata, 0, None
 
     def _consume(self, skbs: int, offset: int, copied: int) -> None:
-        was_blocked = self._rwnd() < self.mss
         for _ in range(skbs):
             skb = self._rq.popleft()
             self._rq_bytes -= skb.length
             skb.free()
         self._rq_off = offset
-        if copied > 0 and was_blocked and self.peer is not None:
-            self._send_ack()  # window update
+        # tcp_cleanup_rbuf: announce a window that has at least doubled since the last ACK
+        if copied > 0 and self.peer is not None and \
+                self._rwnd() >= max(2 * self._adv_rwnd, self.mss):
+            self._send_ack()
 
     def _recvmsg_dmabuf(self, skb: Skb, offset: int, remaining: int, linear: list,
                         ancdata: list, room: int) -> tuple[int, int]:
@@ -751,7 +826,10 @@ class TcpSocket(_Socket):
         unread = self._rq_bytes - self._rq_off
         while self._rq:
             self._rq.popleft().free()
-        self._rq_bytes = self._rq_off = 0
+        for skb in self._ooo.values():
+            skb.free()
+        self._ooo.clear()
+        self._rq_bytes = self._rq_off = self._ooo_bytes = 0
         if self.local and self.host.ports.get(self.local[1]) is self:
             del self.host.ports[self.local[1]]
         for conn in self._backlog:
@@ -767,6 +845,23 @@ class TcpSocket(_Socket):
                 self._fin_queued = True
                 self._transmit()
         self.state = "CLOSE" if self.peer is None else self.state
+
+
+def _subtract(ranges: list[tuple[int, int]], minus: list[tuple[int, int]]) -> list:
+    """``ranges`` less every byte in ``minus`` (both sorted, non-overlapping)."""
+    out = []
+    for a, b in ranges:
+        for c, d in minus:
+            if d <= a or c >= b:
+                continue
+            if c > a:
+                out.append((a, c))
+            a = max(a, d)
+            if a >= b:
+                break
+        if a < b:
+            out.append((a, b))
+    return out
 
 
 def os_strerror(err: int) -> str:

@@ -38,9 +38,11 @@ def bind(host, fd: int, queues: list[int]):
     return binding
 
 
-def connect(lab: Lab, port: int = PORT, family=socket.AF_INET6):
+def connect(lab: Lab, port: int = PORT, family=socket.AF_INET6, rcvbuf: int | None = None):
     srv, cli = lab.server, lab.client
     ls = srv.socket(family, socket.SOCK_STREAM)
+    if rcvbuf is not None:  # inherited by the accepted socket, as in Linux
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     ls.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
     ls.listen()
     cs = cli.socket(family, socket.SOCK_STREAM)
