@@ -5,6 +5,9 @@ several tokens can pin one net_iov), then returns tokens with random requests. A
 ``sock_devmem_dontneed`` (``net/core/sock.c``) that knows only what user space saw in the
 cmsgs (token -> net_iov, from ``frag_offset``) predicts every return value and every
 net_iov's reference count. Closing the socket must hand every net_iov back to its pool.
+
+CI runs a fixed, derandomized set of examples; ``DEVMEM_FUZZ_EXAMPLES=5000`` runs that many
+random ones instead (a deeper search, e.g. before a release).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from devmem_lab.uapi import parse_cmsgs
 SOL, DONTNEED, DEVMEM = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, uapi.MSG_SOCK_DEVMEM
 U32 = 0xFFFFFFFF
 MSS = 1428
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+DEEP = os.environ.get("DEVMEM_FUZZ_EXAMPLES")  # unset in CI: a fixed, derandomized run
+FUZZ = settings(max_examples=int(DEEP or 60), derandomize=DEEP is None, deadline=None,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
