@@ -41,8 +41,7 @@ student: $(STAMP)
 
 ## Re-run the solution notebooks in place (after changing devmem_lab)
 execute: $(STAMP)
-	for nb in notebooks/[0-9]*.ipynb; do \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+	$(PY) -m devmem_lab.teach.execute notebooks/[0-9]*.ipynb
 	$(MAKE) student
 
 lint: $(STAMP)

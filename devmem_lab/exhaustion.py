@@ -15,7 +15,7 @@ Model, and where it is simpler than the kernel:
   retransmissions take the place of new data, and there is no congestion-window backoff.
   Goodput therefore counts accepted payload; a real TCP sender would slow down too.
 * Segments are consumed as they arrive (no out-of-order queue holding net_iovs while a hole
-  is repaired), all of a packet's net_iovs share its hold time and are returned together.
+  is repaired, unlike the kernel and :func:`emulate`), all of a packet's net_iovs share its hold time and are returned together.
 * Returns are batched in completion order: every ``batch`` completed tokens (rounded up to
   whole packets) are returned at once, when the last of them completes.
 * A token returned at time ``t`` serves a packet that arrives at ``t`` or later.
@@ -593,11 +593,12 @@ def emulate(
     ``recvmsg(MSG_SOCK_DEVMEM)`` and returns each token ``hold_s`` after reading it
     (``batch`` tokens per ``SO_DEVMEM_DONTNEED``). IPv4, so the payload is ``mtu - 52``.
 
-    Unlike :func:`simulate`, the sender is the emulator's TCP: cumulative ACKs, a receive
-    window, go-back-N after a 200 ms retransmission timeout and no fast retransmit. Runs
-    without drops, or in which the consumer never gives tokens back before the end, agree with
-    the simulator; with drops and returns the emulated sender stalls for an RTO, so goodput
-    is far lower than the open-loop bound.
+    Unlike :func:`simulate`, the sender is the emulator's TCP: a receive window, SACK and
+    fast retransmit, and an out-of-order queue whose segments keep their net_iovs while a
+    hole is repaired (as in the kernel). Runs without drops, or in which the consumer never
+    gives tokens back before the end, agree with the simulator; past the knee, segments
+    queued behind a lost one can hold every net_iov of a dma-buf smaller than the window,
+    and the emulated flow stalls where the open-loop model keeps delivering.
 
     Returns
     -------

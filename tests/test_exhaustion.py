@@ -264,7 +264,8 @@ def test_emulator_below_the_knee_has_no_drops():
 
 
 def test_emulated_tcp_stalls_above_the_knee():
-    # past the knee the emulator's TCP waits for a 200 ms RTO; the open-loop model does not
+    # past the knee, segments queued behind a hole hold the emulator's net_iovs; the
+    # open-loop model has no order and keeps delivering
     emu = ex.emulate(64, 100, hold_s=60e-6, duration_s=500e-6)
     sim = ex.summarize(ex.simulate(64, 100, 60e-6, 500e-6, dist="fixed"))
     assert emu["drops"] > 0 and sim["drops"] > 0
