@@ -68,10 +68,10 @@ class PagePool:
         self.inflight += 1
         return idx
 
-    def alloc_page(self) -> None:
-        """One host page (host memory never runs out in the emulator)."""
-        self.stats.alloc_fast += 1
-        self.inflight += 1
+    def alloc_pages(self, n: int) -> None:
+        """``n`` host pages (host memory never runs out in the emulator)."""
+        self.stats.alloc_fast += n
+        self.inflight += n
 
     def release(self, n: int = 1) -> None:
         """``n`` buffers came back (last reference dropped)."""

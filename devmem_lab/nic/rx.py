@@ -90,8 +90,7 @@ def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
         if binding is None or n <= thresh:
             pages = -(-(n + hdr) // 4096)
             if pool is not None:
-                pool.stats.alloc_fast += pages
-                pool.inflight += pages
+                pool.alloc_pages(pages)
             st.packets += 1
             st.bytes += n + hdr
             st.host_bytes += n + hdr
