@@ -1,0 +1,276 @@
+"""Load test: a long devmem transfer through the emulator with a slow consumer, vs real TCP.
+
+Prints, from one run on this machine:
+
+1. the emulated devmem receive path: ``--bytes`` (default 1 GiB of virtual transfer) from an
+   emulated client to a server reading with ``recvmsg(MSG_SOCK_DEVMEM)``, "processing" each
+   read for ``--think-us`` of virtual time (``lab.run``) and returning tokens late (it holds
+   ``--hold`` fragments, then returns the oldest 1024 in one ``SO_DEVMEM_DONTNEED``). The
+   consumer is lean, as a C receiver would be (cmsgs unpacked with ``struct``; the ``uapi``
+   helpers and the payload are checked on every 64th read). Reported:
+   bytes delivered per wall-clock second, virtual Gb/s, drops and retransmissions, and the
+   payload checked against the sent pattern on a sample of fragments;
+2. real loopback TCP receive on the same machine in the same run: a sender process writes the
+   same number of bytes to 127.0.0.1, this process ``recv_into`` a bytearray of the same size;
+3. the ratio emulated / loopback (goal >= 0.5x), and memory: the process's peak RSS and the
+   Python heap peak (``tracemalloc``) of an emulated transfer of ``--trace-bytes``
+   (tracemalloc slows allocation, so it gets a run of its own).
+
+``--profile`` adds a cProfile of the emulated run (``--profile-bytes`` of it) with the top
+functions by own time, the datapath hotspots.
+
+Usage::
+
+    python benchmarks/bench_load.py                       # 1 GiB (several minutes, see below)
+    python benchmarks/bench_load.py --bytes 64M --profile # quick look plus hotspots
+    python benchmarks/bench_load.py --json out.json       # also write the figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import multiprocessing as mp
+import os
+import pstats
+import resource
+import socket
+import struct
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+# run from a checkout without installing: the repository root on the path
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from devmem_lab import Lab, uapi
+from devmem_lab.uapi import pack_tokens, parse_cmsgs
+from devmem_lab.ynl import Netdev
+
+PORT = 5201
+QUEUE = 15
+SOL, DONTNEED, DEVMEM = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, uapi.MSG_SOCK_DEVMEM
+CHUNK = 1 << 20  # the sender hands the socket 1 MiB at a time
+CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg, read the way a C receiver does
+PATTERN = bytes(range(251)) * (CHUNK // 251 + 2)  # period 251: offsets are checkable
+
+
+def token_ranges(tokens: list[int]) -> bytes:
+    """``struct dmabuf_token`` ranges of consecutive tokens (a lean ``uapi.pack_tokens``)."""
+    out, start, prev = [], tokens[0], tokens[0]
+    for t in tokens[1:]:
+        if t != prev + 1:
+            out.append((start, prev - start + 1))
+            start = t
+        prev = t
+    out.append((start, prev - start + 1))
+    return b"".join(struct.pack("=II", s, c) for s, c in out)
+
+
+def parse_size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+# ---- 1. the emulated devmem path ------------------------------------------------------------
+def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize: int,
+             mtu: int = 1500, verify_every: int = 64) -> dict:
+    """Move ``total`` bytes through a steered devmem flow; returns the figures."""
+    lab = Lab(seed=0, mtu=mtu)
+    srv, cli = lab.server, lab.client
+    srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
+    srv.ethtool("-K eth1 ntuple on")
+    srv.ethtool(f"-X eth1 equal {QUEUE}")
+    srv.ethtool(f"-N eth1 flow-type tcp6 dst-ip {srv.address} dst-port {PORT} action {QUEUE}")
+    fd = srv.udmabuf_create(pool_pages * 4096)
+    nl = Netdev(srv.netlink())
+    binding_id = nl.bind_rx(srv.if_nametoindex("eth1"), fd, [QUEUE])["id"]
+    binding = srv.kernel.bindings[binding_id]
+    ls = srv.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    ls.bind(("::", PORT))
+    ls.listen()
+    cs = cli.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    cs.connect((srv.address, PORT))
+    conn, _ = ls.accept()
+
+    sent = received = reads = checked = 0
+    held: list[int] = []
+    think_s = think_us * 1e-6
+    ancbufsize = socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE) * (bufsize // 1000 + 4)
+    view = memoryview(PATTERN)
+    t0 = time.perf_counter()
+    while received < total:
+        # keep the sender's queue topped up without ever holding the whole transfer
+        while sent < total and cs.write_seq - cs.snd_una < 4 * CHUNK:
+            n = min(CHUNK, total - sent)
+            start = sent % 251
+            cs.sendall(view[start:start + n])
+            sent += n
+        data, anc, _, _ = conn.recvmsg(bufsize, ancbufsize, DEVMEM)
+        if not data:
+            raise RuntimeError("EOF before the transfer finished")
+        reads += 1
+        if reads % verify_every == 0:  # the public helpers, and the payload, on a sample
+            pos = received
+            for _, cm in parse_cmsgs(anc):
+                got = binding.dmabuf.read(cm.frag_offset, cm.frag_size)
+                if got != PATTERN[pos % 251:pos % 251 + cm.frag_size]:
+                    raise AssertionError(f"payload differs at stream offset {pos}")
+                pos += cm.frag_size
+                checked += cm.frag_size
+        received += len(data)
+        held.extend(CMSG.unpack(c[2])[2] for c in anc)  # frag_token of each dmabuf cmsg
+        if think_s:
+            lab.run(think_s)  # the consumer works on the data meanwhile
+        if len(held) > hold:  # late return: the oldest fragments, in batches
+            batch, held = held[:1024], held[1024:]
+            conn.setsockopt(SOL, DONTNEED, token_ranges(batch))
+    wall = time.perf_counter() - t0
+    for i in range(0, len(held), 128):
+        conn.setsockopt(SOL, DONTNEED, pack_tokens(held[i:i + 128]))
+    if anc and any(c[1] != uapi.SCM_DEVMEM_DMABUF for c in anc):
+        raise AssertionError("expected only dmabuf fragments (header split at hds-thresh 0)")
+    q = srv.nic.rx_queues[QUEUE]
+    figures = {
+        "bytes": received, "wall_s": wall, "MBps": received / wall / 1e6,
+        "virtual_s": lab.now, "virtual_Gbps": received * 8 / lab.now / 1e9,
+        "reads": reads, "rx_packets": q.stats.packets, "rx_alloc_fail": q.stats.alloc_fail,
+        "retransmits": cs.retransmits, "bytes_checked": checked,
+        "pool_back": binding.free_count == binding.num_niovs,
+    }
+    conn.close()
+    cs.close()
+    nl.close()
+    os.close(fd)
+    return figures
+
+
+# ---- 2. real loopback TCP --------------------------------------------------------------------
+def _loopback_sender(port: int, total: int) -> None:
+    buf = memoryview(PATTERN[:CHUNK])
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        left = total
+        while left:
+            n = min(CHUNK, left)
+            s.sendall(buf[:n])
+            left -= n
+
+
+def loopback(total: int, bufsize: int) -> dict:
+    """Receive ``total`` bytes over real TCP on 127.0.0.1 from a sender process."""
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        sender = mp.get_context("spawn").Process(target=_loopback_sender,
+                                                 args=(ls.getsockname()[1], total))
+        sender.start()
+        conn, _ = ls.accept()
+    buf = bytearray(bufsize)
+    got = 0
+    with conn:
+        t0 = time.perf_counter()
+        while got < total:
+            n = conn.recv_into(buf)
+            if not n:
+                break
+            got += n
+        wall = time.perf_counter() - t0
+    sender.join()
+    return {"bytes": got, "wall_s": wall, "MBps": got / wall / 1e6}
+
+
+# ---- 3. memory and profile -------------------------------------------------------------------
+def python_peak(total: int, **kw) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        emulated(total, **kw)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def profile(total: int, top: int, **kw) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    emulated(total, **kw)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bytes", type=parse_size, default=1 << 30,
+                    help="virtual transfer size (default 1G; accepts k/M/G)")
+    ap.add_argument("--think-us", type=float, default=20.0,
+                    help="virtual microseconds the consumer spends per read (default 20)")
+    ap.add_argument("--hold", type=int, default=3840,
+                    help="fragments held before returning the oldest (default 3840)")
+    ap.add_argument("--pool-pages", type=int, default=4096,
+                    help="dma-buf size in 4 KiB net_iovs (default 4096 = 16 MiB)")
+    ap.add_argument("--bufsize", type=int, default=1 << 16, help="recvmsg iov size (64 KiB)")
+    ap.add_argument("--mtu", type=int, default=1500,
+                    help="MTU of the emulated link (default 1500; 4168 gives 4 KiB payloads)")
+    ap.add_argument("--loopback-bytes", type=parse_size, default=None,
+                    help="bytes for the loopback run (default: same as --bytes)")
+    ap.add_argument("--trace-bytes", type=parse_size, default=128 << 20,
+                    help="transfer size of the tracemalloc run (default 128M; 0: skip)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the emulated path")
+    ap.add_argument("--profile-bytes", type=parse_size, default=64 << 20)
+    ap.add_argument("--top", type=int, default=20, help="functions listed by --profile")
+    ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = ap.parse_args(argv)
+    kw = {"think_us": args.think_us, "hold": args.hold, "pool_pages": args.pool_pages,
+          "bufsize": args.bufsize, "mtu": args.mtu}
+
+    print(f"1. emulated devmem receive: {args.bytes / 2**20:,.0f} MiB virtual, consumer "
+          f"thinks {args.think_us:g} us per {args.bufsize // 1024} KiB read, holds "
+          f"{args.hold} fragments, {args.pool_pages} net_iovs, MTU {args.mtu}", flush=True)
+    emu = emulated(args.bytes, **kw)
+    print(f"   {emu['MBps']:8.1f} MB/s wall ({emu['wall_s']:.1f} s), "
+          f"{emu['virtual_Gbps']:.1f} Gb/s virtual over {emu['virtual_s']:.3f} s; "
+          f"{emu['rx_packets']:,} packets, {emu['rx_alloc_fail']:,} dropped for lack of a "
+          f"net_iov, {emu['retransmits']:,} retransmissions; "
+          f"{emu['bytes_checked'] / 2**20:,.1f} MiB payload checked; pool back: "
+          f"{emu['pool_back']}", flush=True)
+
+    lb_bytes = args.loopback_bytes or args.bytes
+    print(f"2. real loopback TCP receive: {lb_bytes / 2**20:,.0f} MiB, recv_into "
+          f"{args.bufsize // 1024} KiB", flush=True)
+    lb = loopback(lb_bytes, args.bufsize)
+    print(f"   {lb['MBps']:8.1f} MB/s ({lb['wall_s']:.2f} s)")
+
+    ratio = emu["MBps"] / lb["MBps"]
+    print(f"3. emulated / loopback = {ratio:.3f}x  (goal >= 0.5x: "
+          f"{'met' if ratio >= 0.5 else 'NOT met'})")
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"   peak RSS of this process: {peak_rss / 2**20:,.1f} MiB")
+    figures = {"emulated": emu, "loopback": lb, "ratio": ratio, "peak_rss_bytes": peak_rss,
+               "args": {k: v for k, v in vars(args).items() if k != "json"}}
+    if args.trace_bytes:
+        peak = python_peak(args.trace_bytes, **kw)
+        figures["tracemalloc_peak_bytes"] = peak
+        print(f"   Python heap peak (tracemalloc) over a {args.trace_bytes / 2**20:,.0f} MiB "
+              f"transfer: {peak / 2**20:,.1f} MiB")
+    if args.profile:
+        text = profile(args.profile_bytes, args.top, **kw)
+        figures["profile"] = text
+        print(f"4. cProfile, {args.profile_bytes / 2**20:,.0f} MiB, top {args.top} by own time")
+        print(text)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
