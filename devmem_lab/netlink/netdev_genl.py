@@ -94,6 +94,12 @@ class DumpResult:
     multi_flag: int = 0  # nlmsg_flags of the dump messages (netdev: 0; nlctrl: NLM_F_MULTI)
 
 
+#: the policy extack of an NLA_U16 attribute, as the 6.18 kernel sends it: MIN_VALUE_U 0,
+#: MAX_VALUE_U 0xffff, TYPE NL_ATTR_TYPE_U16 (read from this machine's kernel)
+_U16_POLICY_EXTACK = bytes.fromhex("0c00040000000000000000000c000500ffff00000000000008000100"
+                                   "03000000")
+
+
 # ---- lib/nlattr.c: strict validation ------------------------------------------------------
 def _policy_error(err: int, msg: str, a: wire.Attr, p: Policy, with_policy: bool = True):
     return GenlError(err, msg, bad_attr=a.offset,
@@ -320,13 +326,17 @@ class NetdevGenl:
         """``ctrl_getfamily``: by id or by name; EINVAL with neither, ENOENT if unknown."""
         found = None
         err = errno.EINVAL
-        if 1 in req.tb:  # CTRL_ATTR_FAMILY_ID
-            fid = req.tb[1].u16()
+        if 1 in req.tb:  # CTRL_ATTR_FAMILY_ID, NLA_U16 in ctrl_policy (legacy validation)
+            a = req.tb[1]
+            if len(a.payload) < 2:  # validate_nla: shorter than the type's minimum
+                raise GenlError(errno.ERANGE, "Attribute failed policy validation",
+                                bad_attr=a.offset, policy=_U16_POLICY_EXTACK)
+            fid = a.u16()
             found = next((f for f in self._families() if f.id == fid), None)
             err = errno.ENOENT
-        if 2 in req.tb:  # CTRL_ATTR_FAMILY_NAME
-            name = req.tb[2].string()
-            found = next((f for f in self._families() if f.name == name), None)
+        if 2 in req.tb:  # CTRL_ATTR_FAMILY_NAME: compared byte for byte, up to the NUL
+            name = req.tb[2].payload.split(b"\0", 1)[0]
+            found = next((f for f in self._families() if f.name.encode() == name), None)
             err = errno.ENOENT
         if found is None:
             raise GenlError(err)
