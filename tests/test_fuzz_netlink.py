@@ -227,7 +227,7 @@ class World:
                 assert e.errno in errno.errorcode, e
                 return
             if not msg_flags & socket.MSG_TRUNC:
-                check_reply(reply)
+                check_reply(reply, len(data))
         raise AssertionError("replies never ran out")
 
     def check_state(self) -> None:
@@ -278,7 +278,7 @@ class World:
             cs.close()
 
 
-def check_reply(reply: bytes) -> None:
+def check_reply(reply: bytes, sent_len: int) -> None:
     """A reply datagram is well-formed netlink, and its errors are real errnos."""
     for m in wire.iter_msgs(reply):  # raises ValueError on a malformed datagram
         assert m.type in (wire.NLMSG_ERROR, wire.NLMSG_DONE, NETDEV, wire.GENL_ID_CTRL), m
@@ -291,8 +291,10 @@ def check_reply(reply: bytes) -> None:
         if ext.request is not None:
             assert ext.request.seq == m.seq
         if ext.offset is not None:
-            assert ext.request is not None
-            req_len = U32.unpack_from(m.payload, 4)[0]  # the echoed nlmsghdr's nlmsg_len
+            if m.type == wire.NLMSG_ERROR:  # the echoed nlmsghdr's nlmsg_len bounds it
+                req_len = U32.unpack_from(m.payload, 4)[0]
+            else:  # NLMSG_DONE of a dump echoes no request (the kernel still sends OFFS)
+                req_len = sent_len
             assert wire.NLMSGHDR.size + wire.GENL_HDRLEN <= ext.offset < req_len, ext
 
 
