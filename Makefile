@@ -10,7 +10,7 @@ export MPLBACKEND = Agg
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[notebooks,test,sim,dev]"
+	$(PY) -m pip install -q -e ".[notebooks,test,sim,dev,browser]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

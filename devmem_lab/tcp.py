@@ -411,11 +411,13 @@ class TcpSocket(_Socket):
         self._check_open()
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a bytes-like object is required, not '{type_name(data)}'")
-        if self.state not in ("ESTABLISHED", "CLOSE_WAIT") or self.peer is None:
-            raise DevmemError(errno.EPIPE if self._fin_queued else errno.ENOTCONN)
-        if self._err:
+        if self._err:  # a reset or a timeout is reported once...
             err, self._err = self._err, 0
             raise DevmemError(err)
+        if self.peer is None:
+            raise DevmemError(errno.ENOTCONN)
+        if self._fin_queued or self.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+            raise DevmemError(errno.EPIPE)  # ...then the pipe is broken
         self._sndbuf += data
         self._transmit()
         return len(data)

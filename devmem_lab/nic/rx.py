@@ -88,14 +88,17 @@ def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
     for seq, payload in segments:
         n = len(payload)
         if binding is None or n <= thresh:
+            # host pages: the queue's pool, or (on a bound queue, a packet under hds-thresh)
+            # the driver's header buffers, which are not modelled
+            host_pool = pool if binding is None else None
             pages = -(-(n + hdr) // 4096)
-            if pool is not None:
-                pool.alloc_pages(pages)
+            if host_pool is not None:
+                host_pool.alloc_pages(pages)
             st.packets += 1
             st.bytes += n + hdr
             st.host_bytes += n + hdr
-            out.append(Skb(seq, bytes(payload), [], True, pool,
-                           pages if pool is not None else 0))
+            out.append(Skb(seq, bytes(payload), [], True, host_pool,
+                           pages if host_pool is not None else 0))
             continue
         out.append(_devmem_skb(binding, pool, st, seq, payload, min(linear_max, n), hdr))
     return out
