@@ -331,7 +331,7 @@ class NetdevGenl:
             if len(a.payload) < 2:  # validate_nla: shorter than the type's minimum
                 raise GenlError(errno.ERANGE, "Attribute failed policy validation",
                                 bad_attr=a.offset, policy=_U16_POLICY_EXTACK)
-            fid = a.u16()
+            fid = int.from_bytes(a.payload[:2], "little")  # longer is accepted (not strict)
             found = next((f for f in self._families() if f.id == fid), None)
             err = errno.ENOENT
         if 2 in req.tb:  # CTRL_ATTR_FAMILY_NAME: compared byte for byte, up to the NUL
