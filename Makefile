@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 export MPLBACKEND = Agg
 
-.PHONY: install lab test unit nbval student execute lint check bench clean
+.PHONY: install lab test unit browser nbval student execute lint check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +20,20 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_overview.ipynb
 
-## Everything CI checks: unit tests, then the notebooks under nbval
+## Everything CI checks: unit tests, the browser test, then the notebooks under nbval
 test: $(STAMP)
-	$(PY) -m pytest -q tests --durations=10
+	$(PY) -m pytest -q tests -m "not browser" --durations=10
+	$(PY) -m pytest -q tests -m browser
 	$(PY) -m pytest -q --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks --ignore=notebooks/student \
 	  --durations=10
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks/student
 
 unit: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests -m "not browser"
+
+browser: $(STAMP)
+	$(PY) -m pytest -q tests -m browser
 
 nbval: $(STAMP)
 	$(PY) -m pytest -q --nbval --nbval-current-env \
