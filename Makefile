@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## Open the course in JupyterLab
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00_overview.ipynb
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_overview.ipynb
 
 ## Everything CI checks: unit tests, the browser test, then the notebooks under nbval
 test: $(STAMP)
