@@ -42,6 +42,8 @@ DEFAULT_RCVBUF = 512 << 10  # where autotuning settles for this link's BDP; wind
 NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one event, one ACK
 _U32 = 0xFFFFFFFF
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
+_CMSG_LEN_DMABUF = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
+_CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
 _SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
 
@@ -467,12 +469,14 @@ class TcpSocket(_Socket):
         view = memoryview(self._sndbuf)
         burst: list[tuple[int, bytes]] = []
         arrival = pkts = nbytes = 0
+        una = self.snd_una
+        wire, src = lab.wire, self.host
         for seq, stop in ranges:
             while seq < stop:
                 n = min(mss, stop - seq)
-                off = seq - self.snd_una
+                off = seq - una
                 burst.append((seq, bytes(view[off:off + n])))
-                arrival = lab.wire(self.host, n + hdr)
+                arrival = wire(src, n + hdr)
                 seq += n
                 pkts += 1
                 nbytes += n + hdr
@@ -726,8 +730,7 @@ class TcpSocket(_Socket):
                         ancdata: list, room: int) -> tuple[int, int]:
         """``tcp_recvmsg_dmabuf``: returns (bytes reported or -errno, control room left)."""
         sent = 0
-        need = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
-        space = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
+        need, space = _CMSG_LEN_DMABUF, _CMSG_SPACE_DMABUF
         headlen = len(skb.linear)
         if offset < headlen:
             copy = min(headlen - offset, remaining)

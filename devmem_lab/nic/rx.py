@@ -33,12 +33,13 @@ class Skb:
     __slots__ = ("fin", "frags", "length", "linear", "pages", "pool", "readable", "seq")
 
     def __init__(self, seq: int, linear: bytes, frags: list, readable: bool, pool=None,
-                 pages: int = 0, fin: bool = False) -> None:
+                 pages: int = 0, fin: bool = False, length: int | None = None) -> None:
         self.seq = seq
         self.linear = linear
         self.frags = frags  # [(binding, niov, offset_in_niov, size)]
         self.readable = readable
-        self.length = len(linear) + sum(f[3] for f in frags)
+        self.length = length if length is not None else \
+            len(linear) + sum(f[3] for f in frags)
         self.pool = pool  # page pool owning the host pages of a readable skb
         self.pages = pages
         self.fin = fin
@@ -98,7 +99,7 @@ def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
             st.bytes += n + hdr
             st.host_bytes += n + hdr
             out.append(Skb(seq, bytes(payload), [], True, host_pool,
-                           pages if host_pool is not None else 0))
+                           pages if host_pool is not None else 0, length=n))
             continue
         out.append(_devmem_skb(binding, pool, st, seq, payload, min(linear_max, n), hdr))
     return out
@@ -127,4 +128,4 @@ def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -
     st.bytes += n + hdr
     st.host_bytes += hdr + linear_n
     st.devmem_bytes += n - linear_n
-    return Skb(seq, bytes(payload[:linear_n]), frags, not frags)
+    return Skb(seq, bytes(payload[:linear_n]), frags, not frags, length=n)
