@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import heapq
+import os
 import socket as _socket
 import struct
 from collections import deque
@@ -41,6 +42,7 @@ TCP_RETRIES2 = 15
 DEFAULT_RCVBUF = 512 << 10  # where autotuning settles for this link's BDP; window = rcvbuf
 NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one event, one ACK
 _U32 = 0xFFFFFFFF
+_WILDCARD = ("", "::", "0.0.0.0")  # bind() addresses meaning "any of this host's"
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
 _CMSG_LEN_DMABUF = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
 _CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
@@ -230,9 +232,10 @@ class UdpSocket(_Socket):
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
         self._check_open()
-        raise DevmemError(errno.EAGAIN) if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT \
-            else BlockingIOError(errno.EAGAIN, "recvmsg would block forever: nothing is sent "
-                                               "to this UDP socket in the lab")
+        if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        raise BlockingIOError(errno.EAGAIN, "recvmsg would block forever: nothing is sent to "
+                                            "this UDP socket in the lab")
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self.recvmsg(bufsize, 0, flags)[0]
@@ -291,10 +294,6 @@ class TcpSocket(_Socket):
             raise OverflowError("port must be 0-65535.")
         return addr, port
 
-    @property
-    def _wild(self) -> tuple[str, ...]:
-        return ("", "::", "0.0.0.0")
-
     def _own_address(self) -> str:
         return self.host.address if self.family == _socket.AF_INET6 else self.host.address4
 
@@ -304,7 +303,7 @@ class TcpSocket(_Socket):
         addr, port = self._parse_addr(address)
         if self.local is not None:
             raise DevmemError(errno.EINVAL)
-        if addr not in self._wild and addr not in (self.host.address, self.host.address4):
+        if addr not in _WILDCARD and addr not in (self.host.address, self.host.address4):
             raise DevmemError(errno.EADDRNOTAVAIL)
         if port == 0:
             port = self._ephemeral_port()
@@ -391,7 +390,7 @@ class TcpSocket(_Socket):
             return
         lab = self.host.lab
         if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
-            raise BlockingIOError(errno.EAGAIN, os_strerror(errno.EAGAIN))
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
         deadline = None if self._timeout is None else lab.now_ns + int(self._timeout * 1e9)
         if lab.run_until(ready, deadline):
             lab.run(lab.wakeup_ns / 1e9)  # the reader is scheduled a little after the data
@@ -849,7 +848,8 @@ class TcpSocket(_Socket):
             elif not self._fin_queued:
                 self._fin_queued = True
                 self._transmit()
-        self.state = "CLOSE" if self.peer is None else self.state
+        if self.peer is None:  # a listener or an unconnected socket
+            self.state = "CLOSE"
 
 
 def _subtract(ranges: list[tuple[int, int]], minus: list[tuple[int, int]]) -> list:
@@ -867,8 +867,3 @@ def _subtract(ranges: list[tuple[int, int]], minus: list[tuple[int, int]]) -> li
         if a < b:
             out.append((a, b))
     return out
-
-
-def os_strerror(err: int) -> str:
-    import os
-    return os.strerror(err)

@@ -24,25 +24,23 @@ from __future__ import annotations
 
 from .device import FlowKey, NetDevice
 
-__all__ = ["Skb", "header_len", "receive", "receive_burst"]
+__all__ = ["Skb", "header_len", "receive_burst"]
 
 
 class Skb:
     """A received segment: linear bytes (host memory) plus net_iov frags (device memory)."""
 
-    __slots__ = ("fin", "frags", "length", "linear", "pages", "pool", "readable", "seq")
+    __slots__ = ("frags", "length", "linear", "pages", "pool", "readable", "seq")
 
-    def __init__(self, seq: int, linear: bytes, frags: list, readable: bool, pool=None,
-                 pages: int = 0, fin: bool = False, length: int | None = None) -> None:
+    def __init__(self, seq: int, length: int, linear: bytes, frags: list, readable: bool,
+                 pool=None, pages: int = 0) -> None:
         self.seq = seq
+        self.length = length  # payload bytes: linear + frags
         self.linear = linear
         self.frags = frags  # [(binding, niov, offset_in_niov, size)]
         self.readable = readable
-        self.length = length if length is not None else \
-            len(linear) + sum(f[3] for f in frags)
         self.pool = pool  # page pool owning the host pages of a readable skb
         self.pages = pages
-        self.fin = fin
 
     def __repr__(self) -> str:
         kind = "readable" if self.readable else "devmem"
@@ -61,11 +59,6 @@ class Skb:
 def header_len(family: int) -> int:
     """Ethernet + IP + TCP with timestamps: what header split puts in the header buffer."""
     return 14 + (40 if family == 6 else 20) + 32
-
-
-def receive(dev: NetDevice, flow: FlowKey, seq: int, payload) -> Skb | None:
-    """One packet arrives on ``dev``; returns its skb, or ``None`` if the NIC dropped it."""
-    return receive_burst(dev, flow, [(seq, payload)])[0]
 
 
 def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
@@ -98,8 +91,8 @@ def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
             st.packets += 1
             st.bytes += n + hdr
             st.host_bytes += n + hdr
-            out.append(Skb(seq, bytes(payload), [], True, host_pool,
-                           pages if host_pool is not None else 0, length=n))
+            out.append(Skb(seq, n, bytes(payload), [], True, host_pool,
+                           pages if host_pool is not None else 0))
             continue
         out.append(_devmem_skb(binding, pool, st, seq, payload, min(linear_max, n), hdr))
     return out
@@ -128,4 +121,4 @@ def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -
     st.bytes += n + hdr
     st.host_bytes += hdr + linear_n
     st.devmem_bytes += n - linear_n
-    return Skb(seq, bytes(payload[:linear_n]), frags, not frags, length=n)
+    return Skb(seq, n, bytes(payload[:linear_n]), frags, not frags)
