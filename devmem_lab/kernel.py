@@ -7,7 +7,7 @@ also cyclic from 1), and the NAPI id space of ``net/core/dev.c`` (ids start abov
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .page_pool import PagePool
 
@@ -47,7 +47,6 @@ class KernelVersion:
     dontneed_frag_cap: bool  # MAX_DONTNEED_FRAGS = 1024 per call
     rings_refusals: bool  # ethtool -G refuses hds changes while a provider is bound
     ops_lock_check: bool  # EOPNOTSUPP for drivers that are not ops-locked (lo)
-    bind_rx_perm: str = field(default="admin-perm")  # as read from the 6.18 kernel here
 
     def __repr__(self) -> str:
         return f"KernelVersion({self.name!r})"
@@ -56,7 +55,7 @@ class KernelVersion:
 KERNELS = {
     "6.12": KernelVersion("6.12", hds_checks=False, queues_checked_upfront=False,
                           duplicate_queues_merge=False, dontneed_frag_cap=False,
-                          rings_refusals=False, ops_lock_check=False, bind_rx_perm="admin-perm"),
+                          rings_refusals=False, ops_lock_check=False),
     "6.18": KernelVersion("6.18", hds_checks=True, queues_checked_upfront=True,
                           duplicate_queues_merge=True, dontneed_frag_cap=True,
                           rings_refusals=True, ops_lock_check=True),
