@@ -12,7 +12,6 @@ A net_iov has a reference count: one for the skb/page pool, one per token a sock
 from __future__ import annotations
 
 import errno
-import heapq
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +28,11 @@ __all__ = ["Binding", "bind_dmabuf", "close_rxq", "open_rxq"]
 
 
 class Binding:
-    """``struct net_devmem_dmabuf_binding``: one dma-buf bound to one device's rx queues."""
+    """``struct net_devmem_dmabuf_binding``: one dma-buf bound to one device's rx queues.
+
+    The genpool and the net_iov reference counts are numpy arrays, so a NAPI poll allocates
+    and a token return frees many net_iovs in one step (the datapath works per burst).
+    """
 
     def __init__(self, binding_id: int, dev: NetDevice, dmabuf: DmaBuf,
                  niov_size: int = PAGE_SIZE) -> None:
@@ -38,9 +41,12 @@ class Binding:
         self.dmabuf = dmabuf
         self.niov_size = niov_size
         self.num_niovs = dmabuf.size // niov_size
-        self._free = list(range(self.num_niovs))  # a sorted list is a valid heap
-        self._refs = [0] * self.num_niovs  # per net_iov reference count
-        self._pool_of: list[PagePool | None] = [None] * self.num_niovs
+        self._is_free = np.ones(self.num_niovs, dtype=bool)  # the genpool
+        self._nfree = self.num_niovs
+        self._lo = 0  # every net_iov below this one is in use (search hint)
+        self._refs = np.zeros(self.num_niovs, dtype=np.int64)  # per net_iov reference count
+        self._pool_of = np.full(self.num_niovs, -1, dtype=np.int64)  # index into _pools
+        self._pools: list[PagePool] = []
         self.queues: list[int] = []
         self.bound = True  # False once unbound (netlink socket closed)
 
@@ -50,12 +56,17 @@ class Binding:
 
     @property
     def free_count(self) -> int:
-        return len(self._free)
+        return self._nfree
+
+    @property
+    def free_niovs(self) -> np.ndarray:
+        """Indices of the net_iovs free in the genpool, ascending."""
+        return np.flatnonzero(self._is_free)
 
     @property
     def refs(self) -> np.ndarray:
-        """Reference count of every net_iov (0 = free in the genpool)."""
-        return np.array(self._refs, dtype=np.int64)
+        """Reference count of every net_iov (0 = free in the genpool); a copy."""
+        return self._refs.copy()
 
     @property
     def rows(self) -> np.ndarray:
@@ -69,33 +80,70 @@ class Binding:
 
     def alloc(self, pool: PagePool) -> int | None:
         """``net_devmem_alloc_dmabuf``: the lowest free net_iov, or ``None`` if exhausted."""
-        if not self._free or not self.bound:
-            return None
-        idx = heapq.heappop(self._free)
+        got = self.alloc_many(pool, 1)
+        return int(got[0]) if len(got) else None
+
+    def alloc_many(self, pool: PagePool, n: int) -> np.ndarray:
+        """The ``n`` lowest free net_iovs (fewer if the genpool has fewer), each with one
+        reference held by ``pool``: ``n`` first-fit ``gen_pool_alloc`` calls in a row."""
+        if not self.bound or not self._nfree or n <= 0:
+            return np.empty(0, dtype=np.int64)
+        lo, free = self._lo, self._is_free
+        idx = np.flatnonzero(free[lo:lo + max(4 * n, 256)])[:n] + lo
+        if len(idx) < n and len(idx) < self._nfree:
+            idx = np.flatnonzero(free[lo:])[:n] + lo
+        free[idx] = False
+        self._nfree -= len(idx)
+        self._lo = int(idx[-1]) + 1
         self._refs[idx] = 1
-        self._pool_of[idx] = pool
+        self._pool_of[idx] = self._pool_index(pool)
         return idx
+
+    def _pool_index(self, pool: PagePool) -> int:
+        for i, p in enumerate(self._pools):
+            if p is pool:
+                return i
+        self._pools.append(pool)
+        return len(self._pools) - 1
 
     def get(self, idx: int) -> None:
         """Take one more reference (a token handed to user space)."""
         self._refs[idx] += 1
 
+    def get_many(self, idx: np.ndarray) -> None:
+        """One more reference on each of ``idx`` (distinct net_iovs)."""
+        self._refs[idx] += 1
+
     def put(self, idx: int) -> None:
         """Drop one reference; the last one returns the net_iov to the genpool."""
+        self.put_many(np.array([idx], dtype=np.int64))
+
+    def put_many(self, idx: np.ndarray) -> None:
+        """Drop one reference per entry of ``idx`` (repeats allowed); net_iovs whose last
+        reference goes return to the genpool, and their page pools count them back."""
+        if not len(idx):
+            return
         refs = self._refs
-        refs[idx] -= 1
-        if refs[idx] == 0:
-            pool = self._pool_of[idx]
-            self._pool_of[idx] = None
-            heapq.heappush(self._free, idx)
-            if pool is not None:
-                pool.release()
-        elif refs[idx] < 0:  # pragma: no cover - an emulator bug, never user input
-            raise AssertionError(f"net_iov {idx} of binding {self.id} freed twice")
+        np.subtract.at(refs, idx, 1)
+        touched = np.unique(idx) if len(idx) > 1 else idx
+        left = refs[touched]
+        if (left < 0).any():  # pragma: no cover - an emulator bug, never user input
+            raise AssertionError(f"net_iov freed twice in binding {self.id}")
+        gone = touched[left == 0]
+        if not len(gone):
+            return
+        self._is_free[gone] = True
+        self._nfree += len(gone)
+        self._lo = min(self._lo, int(gone.min()))
+        owners = self._pool_of[gone]
+        self._pool_of[gone] = -1
+        for i, n in enumerate(np.bincount(owners[owners >= 0], minlength=len(self._pools))):
+            if n:
+                self._pools[i].release(int(n))
 
     @property
     def inflight(self) -> int:
-        return self.num_niovs - len(self._free)
+        return self.num_niovs - self._nfree
 
     # ---- lifetime ------------------------------------------------------------------------
     def unbind(self) -> None:

@@ -68,6 +68,14 @@ class PagePool:
         self.inflight += 1
         return idx
 
+    def alloc_niovs(self, n: int):
+        """Up to ``n`` net_iovs at once (a refill of the pool's cache): the ``n`` lowest free
+        indices as a numpy array; fewer only if the genpool runs out."""
+        idx = self.provider.alloc_many(self, n)
+        self.stats.alloc_fast += len(idx)
+        self.inflight += len(idx)
+        return idx
+
     def alloc_pages(self, n: int) -> None:
         """``n`` host pages (host memory never runs out in the emulator)."""
         self.stats.alloc_fast += n

@@ -16,14 +16,16 @@ block is reported; tokens are plain ints in a dict, not an xarray.
 
 from __future__ import annotations
 
+import bisect
 import errno
-import heapq
 import os
 import socket as _socket
 import struct
 from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from . import uapi
 from .errors import DevmemError
@@ -44,6 +46,9 @@ NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one even
 _U32 = 0xFFFFFFFF
 _WILDCARD = ("", "::", "0.0.0.0")  # bind() addresses meaning "any of this host's"
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
+_CMSG_DTYPE = np.dtype([("frag_offset", "=u8"), ("frag_size", "=u4"), ("frag_token", "=u4"),
+                        ("dmabuf_id", "=u4"), ("flags", "=u4")])  # the same, many at a time
+_TOKEN_DTYPE = np.dtype([("token_start", "=u4"), ("token_count", "=u4")])  # dmabuf_token
 _CMSG_LEN_DMABUF = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
 _CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
@@ -262,11 +267,17 @@ class TcpSocket(_Socket):
         self._ooo: dict[int, Skb] = {}  # out-of-order queue, by sequence number
         self._ooo_bytes = 0
         self._adv_rwnd = DEFAULT_RCVBUF  # the window in the last ACK sent
-        self._tokens: dict[int, tuple] = {}
-        self._tok_free: list[int] = []
-        self._tok_next = 1
-        # send side
-        self._sndbuf = bytearray()
+        # sk_user_frags: token -> net_iov (-1: free) and the binding it belongs to
+        self._tok_niov = np.full(64, -1, dtype=np.int64)
+        self._tok_bind = np.zeros(64, dtype=np.int64)  # index into _tok_bindings
+        self._tok_bindings: list = []
+        self._tok_next = 1  # every token >= this one is free
+        self._tok_lo = 1  # every token below this one is held
+        self._tok_count = 0
+        # send side: the unacknowledged stream, as the buffers send() was given
+        self._snd_chunks: list[memoryview] = []
+        self._snd_starts: list[int] = []  # stream offset of each chunk
+        self._write_seq = 0
         self.snd_una = 0
         self.snd_nxt = 0
         self._fin_queued = False
@@ -419,16 +430,47 @@ class TcpSocket(_Socket):
             raise DevmemError(errno.ENOTCONN)
         if self._fin_queued or self.state not in ("ESTABLISHED", "CLOSE_WAIT"):
             raise DevmemError(errno.EPIPE)  # ...then the pipe is broken
-        self._sndbuf += data
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
+            view = memoryview(view.tobytes())
+        if not (view.readonly and isinstance(view.obj, bytes)):
+            view = memoryview(bytes(view))  # the kernel copies; immutable bytes need not be
+        if view.nbytes:
+            self._snd_chunks.append(view)
+            self._snd_starts.append(self._write_seq)
+            self._write_seq += view.nbytes
         self._transmit()
-        return len(data)
+        return view.nbytes
 
     def sendall(self, data: bytes, flags: int = 0) -> None:
         self.send(data, flags)
 
     @property
     def write_seq(self) -> int:
-        return self.snd_una + len(self._sndbuf)
+        return self._write_seq
+
+    def _payload(self, start: int, end: int):
+        """Stream bytes ``[start, end)``: a slice of one send buffer, or joined across them."""
+        starts, chunks = self._snd_starts, self._snd_chunks
+        i = bisect.bisect_right(starts, start) - 1
+        off = start - starts[i]
+        if end - starts[i] <= chunks[i].nbytes:
+            return chunks[i][off:end - starts[i]]
+        parts = []
+        while start < end:
+            take = min(end, starts[i] + chunks[i].nbytes)
+            parts.append(chunks[i][start - starts[i]:take - starts[i]])
+            start = take
+            i += 1
+        return b"".join(parts)
+
+    def _drop_acked(self) -> None:
+        chunks, starts = self._snd_chunks, self._snd_starts
+        n = 0
+        while n < len(chunks) and starts[n] + chunks[n].nbytes <= self.snd_una:
+            n += 1
+        if n:
+            del chunks[:n], starts[:n]
 
     @property
     def mss(self) -> int:
@@ -461,30 +503,28 @@ class TcpSocket(_Socket):
         """Put ``[start, end)`` ranges of the stream on the wire in MSS-sized segments.
 
         The peer's NIC takes them NAPI_BUDGET at a time: one event per poll, at the arrival of
-        its last packet. Returns the number of segments sent.
+        its last packet, carrying ``(seq, payload, mss)`` runs. Returns the segments sent.
         """
         lab, peer, mss = self.host.lab, self.peer, self.mss
         hdr = header_len(self._flow_in.family)
-        view = memoryview(self._sndbuf)
-        burst: list[tuple[int, bytes]] = []
-        arrival = pkts = nbytes = 0
-        una = self.snd_una
-        wire, src = lab.wire, self.host
+        runs: list[tuple] = []
+        nseg = arrival = pkts = nbytes = 0
         for seq, stop in ranges:
             while seq < stop:
-                n = min(mss, stop - seq)
-                off = seq - una
-                burst.append((seq, bytes(view[off:off + n])))
-                arrival = wire(src, n + hdr)
-                seq += n
-                pkts += 1
-                nbytes += n + hdr
-                if len(burst) == NAPI_BUDGET:
-                    lab.schedule_at(arrival, partial(peer._on_burst, burst))
-                    burst = []
-        view.release()
-        if burst:
-            lab.schedule_at(arrival, partial(peer._on_burst, burst))
+                k = min(NAPI_BUDGET - nseg, -(-(stop - seq) // mss))
+                end = min(stop, seq + k * mss)
+                runs.append((seq, self._payload(seq, end), mss))
+                arrival = lab.wire_run(self.host, mss + hdr, k - 1,
+                                       end - seq - (k - 1) * mss + hdr)
+                nseg += k
+                pkts += k
+                nbytes += end - seq + k * hdr
+                seq = end
+                if nseg == NAPI_BUDGET:
+                    lab.schedule_at(arrival, partial(peer._on_burst, runs))
+                    runs, nseg = [], 0
+        if runs:
+            lab.schedule_at(arrival, partial(peer._on_burst, runs))
         if pkts:
             txqs = self.host.nic.tx_queues  # XPS: the flow's hash picks the tx queue
             st = txqs[self.host.nic.rss_hash(self._flow_in) % len(txqs)].stats
@@ -535,9 +575,8 @@ class TcpSocket(_Socket):
     def _on_ack(self, ack: int, rwnd: int, sack: tuple = ()) -> None:
         self._peer_rwnd = rwnd
         if ack > self.snd_una:
-            acked = min(ack, self.write_seq) - self.snd_una
-            del self._sndbuf[:acked]
             self.snd_una = ack
+            self._drop_acked()
             self.snd_nxt = max(self.snd_nxt, ack)
             self._retries = 0
             self._rto_ns = TLP_PTO_NS
@@ -580,30 +619,39 @@ class TcpSocket(_Socket):
             self.host.lab.schedule(self.host.lab.delay_ns,
                                    partial(peer._on_ack, self.rcv_nxt, self._adv_rwnd, sack))
 
-    def _on_burst(self, segments: list[tuple[int, bytes]]) -> None:
-        """One NAPI poll: the NIC places each segment, TCP queues it in order or out of order
-        (holding its net_iovs until the hole is filled), then one ACK with SACK blocks."""
+    def _on_burst(self, runs: list[tuple]) -> None:
+        """One NAPI poll: the NIC places the segments, TCP queues them in order or out of order
+        (holding their net_iovs until the hole is filled), then one ACK with SACK blocks."""
         rq, ooo = self._rq, self._ooo
-        for skb in receive_burst(self.host.nic, self._flow_in, segments):
-            if skb is None:
-                continue  # dropped by the NIC: SACK or a timer will have it resent
-            seq = skb.seq
-            if self._closed or self._fin_rcvd or seq < self.rcv_nxt or seq in ooo:
-                skb.free()  # duplicate (or nobody left to read it)
-            elif seq > self.rcv_nxt:
-                ooo[seq] = skb
-                self._ooo_bytes += skb.length
-            else:
+        for skb in receive_burst(self.host.nic, self._flow_in, runs):
+            if skb.seq == self.rcv_nxt and not ooo and not self._closed \
+                    and not self._fin_rcvd:  # the common case: in order, nothing pending
                 rq.append(skb)
                 self._rq_bytes += skb.length
                 self.rcv_nxt += skb.length
-                while self.rcv_nxt in ooo:  # the hole is filled: the queued run follows
-                    nxt = ooo.pop(self.rcv_nxt)
-                    self._ooo_bytes -= nxt.length
-                    rq.append(nxt)
-                    self._rq_bytes += nxt.length
-                    self.rcv_nxt += nxt.length
+                continue
+            for seg in skb.segments():
+                self._queue_segment(seg)
         self._send_ack()
+
+    def _queue_segment(self, skb: Skb) -> None:
+        rq, ooo = self._rq, self._ooo
+        seq = skb.seq
+        if self._closed or self._fin_rcvd or seq < self.rcv_nxt or seq in ooo:
+            skb.free()  # duplicate (or nobody left to read it)
+        elif seq > self.rcv_nxt:
+            ooo[seq] = skb
+            self._ooo_bytes += skb.length
+        else:
+            rq.append(skb)
+            self._rq_bytes += skb.length
+            self.rcv_nxt += skb.length
+            while self.rcv_nxt in ooo:  # the hole is filled: the queued run follows
+                nxt = ooo.pop(self.rcv_nxt)
+                self._ooo_bytes -= nxt.length
+                rq.append(nxt)
+                self._rq_bytes += nxt.length
+                self.rcv_nxt += nxt.length
 
     def _on_fin(self, seq: int) -> None:
         if seq == self.rcv_nxt and not self._fin_rcvd:
@@ -719,6 +767,10 @@ class TcpSocket(_Socket):
             skb = self._rq.popleft()
             self._rq_bytes -= skb.length
             skb.free()
+        if offset:  # the packets of a batched skb that were read in full go now
+            gone = self._rq[0].drop_read_segments(offset)
+            self._rq_bytes -= gone
+            offset -= gone
         self._rq_off = offset
         # tcp_cleanup_rbuf: announce a window that has at least doubled since the last ACK
         if copied > 0 and self.peer is not None and \
@@ -727,7 +779,10 @@ class TcpSocket(_Socket):
 
     def _recvmsg_dmabuf(self, skb: Skb, offset: int, remaining: int, linear: list,
                         ancdata: list, room: int) -> tuple[int, int]:
-        """``tcp_recvmsg_dmabuf``: returns (bytes reported or -errno, control room left)."""
+        """``tcp_recvmsg_dmabuf``: returns (bytes reported or -errno, control room left).
+
+        A cmsg and a token per frag, for as many frags as the control buffer has room.
+        """
         sent = 0
         need, space = _CMSG_LEN_DMABUF, _CMSG_SPACE_DMABUF
         headlen = len(skb.linear)
@@ -744,41 +799,92 @@ class TcpSocket(_Socket):
             remaining -= copy
             if remaining == 0:
                 return sent, room
-        start = headlen
-        for binding, niov, foff, fsize in skb.frags:
-            end = start + fsize
-            if offset < end:
-                copy = min(end - offset, remaining)
-                if room < need:
-                    return (sent or -uapi.ETOOSMALL), room
-                room -= min(space, room)
-                token = self._token_alloc()
-                self._tokens[token] = (binding, niov)
-                binding.get(niov)
-                frag_offset = binding.virtual_addr(niov) + foff + (offset - start)
-                ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF,
-                                _CMSG.pack(frag_offset, copy, token, binding.id, 0)))
-                sent += copy
-                offset += copy
-                remaining -= copy
-                if remaining == 0:
-                    return sent, room
-            start = end
-        return (sent if remaining == 0 else (sent or -errno.EFAULT)), room
+        fends = skb.fends
+        if not len(fends):
+            return (sent or -errno.EFAULT), room
+        stop = offset + remaining
+        j0 = int(fends.searchsorted(offset, "right"))  # the frag holding byte `offset`
+        want = min(int(fends.searchsorted(stop, "left")), len(fends) - 1) - j0 + 1
+        fit = (room - need) // space + 1 if room >= need else 0
+        n = min(want, fit)
+        if n <= 0:
+            return (sent or -uapi.ETOOSMALL), room
+        room = max(0, room - n * space)
+        ends = fends[j0:j0 + n]
+        starts = ends - skb.fsizes[j0:j0 + n]
+        lo = np.maximum(starts, offset)
+        niovs = skb.niovs[j0:j0 + n]
+        binding = skb.binding
+        rec = np.zeros(n, dtype=_CMSG_DTYPE)
+        rec["frag_offset"] = niovs * binding.niov_size + (lo - starts)
+        rec["frag_size"] = np.minimum(ends, stop) - lo
+        rec["frag_token"] = self._token_alloc_many(binding, niovs)
+        rec["dmabuf_id"] = binding.id
+        raw = rec.tobytes()
+        level, kind = uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF
+        ancdata.extend([(level, kind, raw[i:i + 24]) for i in range(0, len(raw), 24)])
+        return sent + min(int(ends[-1]), stop) - offset, room
 
     # ---- tokens ----------------------------------------------------------------------------
-    def _token_alloc(self) -> int:
-        """Lowest free token >= 1 (``XA_FLAGS_ALLOC1``, ``xa_limit_31b``)."""
-        if self._tok_free:
-            return heapq.heappop(self._tok_free)
-        token = self._tok_next
-        self._tok_next += 1
-        return token
+    def _token_alloc_many(self, binding, niovs: np.ndarray) -> np.ndarray:
+        """A token per net_iov, each the lowest free >= 1 (``xa_alloc`` with
+        ``XA_FLAGS_ALLOC1``, ``xa_limit_31b``); each token holds a net_iov reference."""
+        n = len(niovs)
+        top, lo = self._tok_next, self._tok_lo
+        if lo >= top:
+            tokens = np.arange(top, top + n, dtype=np.int64)
+        else:
+            tokens = np.flatnonzero(self._tok_niov[lo:top] < 0)[:n] + lo
+            if len(tokens) < n:
+                tokens = np.concatenate(
+                    [tokens, np.arange(top, top + n - len(tokens), dtype=np.int64)])
+        last = int(tokens[-1])
+        if last >= len(self._tok_niov):  # grow the table
+            size = max(2 * len(self._tok_niov), last + 1)
+            self._tok_niov = np.concatenate(
+                [self._tok_niov, np.full(size - len(self._tok_niov), -1, dtype=np.int64)])
+            self._tok_bind = np.concatenate(
+                [self._tok_bind, np.zeros(size - len(self._tok_bind), dtype=np.int64)])
+        self._tok_next = max(top, last + 1)
+        self._tok_lo = last + 1
+        self._tok_count += n
+        self._tok_niov[tokens] = niovs
+        for i, b in enumerate(self._tok_bindings):
+            if b is binding:
+                break
+        else:
+            self._tok_bindings.append(binding)
+            i = len(self._tok_bindings) - 1
+        self._tok_bind[tokens] = i
+        binding.get_many(niovs)
+        return tokens
 
     @property
     def tokens_held(self) -> int:
         """How many tokens user space holds on this socket (frags not yet returned)."""
-        return len(self._tokens)
+        return self._tok_count
+
+    def _token_free(self, lo: int, hi: int) -> int:
+        """Free the held tokens in ``[lo, hi)``; returns how many there were."""
+        lo, hi = max(lo, 1), min(hi, self._tok_next)
+        if lo >= hi:
+            return 0
+        tokens = np.flatnonzero(self._tok_niov[lo:hi] >= 0) + lo
+        if not len(tokens):
+            return 0
+        niovs = self._tok_niov[tokens]
+        self._tok_niov[tokens] = -1
+        self._tok_count -= len(tokens)
+        self._tok_lo = min(self._tok_lo, int(tokens[0]))
+        self._put_niovs(niovs, self._tok_bind[tokens])
+        return len(tokens)
+
+    def _put_niovs(self, niovs: np.ndarray, binds: np.ndarray) -> None:
+        if len(self._tok_bindings) == 1:
+            self._tok_bindings[0].put_many(niovs)
+            return
+        for i, b in enumerate(self._tok_bindings):
+            b.put_many(niovs[binds == i])
 
     def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
         """``sock_devmem_dontneed``: free the frags named by ``struct dmabuf_token`` ranges."""
@@ -789,23 +895,14 @@ class TcpSocket(_Socket):
             raise DevmemError(errno.EFAULT)  # copy_from_sockptr of the tokens
         cap = uapi.MAX_DONTNEED_FRAGS if self.host.kernel.version.dontneed_frag_cap else None
         examined = freed = 0
-        for i in range(0, len(data), 8):
-            start, count = struct.unpack_from("=II", data, i)
+        for start, count in np.frombuffer(data, dtype=_TOKEN_DTYPE).tolist():
             if cap is not None:
                 count = min(count, cap - examined)
             examined += count
-            if count <= 4096:
-                candidates = [(start + j) & _U32 for j in range(count)]
-            else:  # a huge range: visit only the tokens that exist
-                candidates = sorted(t for t in self._tokens if (t - start) & _U32 < count)
-            for token in candidates:
-                entry = self._tokens.pop(token, None)
-                if entry is None:
-                    continue
-                binding, niov = entry
-                binding.put(niov)
-                heapq.heappush(self._tok_free, token)
-                freed += 1
+            # tokens start, start+1, ... (mod 2**32): at most two spans of the table
+            freed += self._token_free(start, start + count)
+            if start + count > _U32 + 1:
+                freed += self._token_free(0, start + count - _U32 - 1)
             if cap is not None and examined >= cap:
                 break
         return freed
@@ -824,9 +921,7 @@ class TcpSocket(_Socket):
         if self._closed:
             return
         self._closed = True
-        for binding, niov in self._tokens.values():
-            binding.put(niov)
-        self._tokens.clear()
+        self._token_free(1, self._tok_next)
         unread = self._rq_bytes - self._rq_off
         while self._rq:
             self._rq.popleft().free()
@@ -843,7 +938,9 @@ class TcpSocket(_Socket):
             if unread:
                 peer = self.peer
                 self.host.lab.schedule(self.host.lab.delay_ns, peer._on_reset)
-                self._sndbuf.clear()
+                self._snd_chunks.clear()
+                self._snd_starts.clear()
+                self._write_seq = self.snd_una
                 self._timer_gen += 1
             elif not self._fin_queued:
                 self._fin_queued = True

@@ -113,23 +113,23 @@ def test_one_lost_segment_is_resent_by_sack_fast_retransmit(monkeypatch):
     steer(lab.server)
     binding = bind(lab.server, lab.server.udmabuf_create(256 * 4096), [15])
     _, cs, conn = connect(lab)
-    real = tcp.receive_burst
+    real_burst = conn._on_burst
     seen = {"n": 0, "ooo_niovs": 0}
 
-    def lose_third(dev, flow, segments):
-        skbs = real(dev, flow, segments)
-        for i, skb in enumerate(skbs):
-            seen["n"] += 1
-            if seen["n"] == 3 and skb is not None:
-                skb.free()  # as if the wire had eaten it
-                skbs[i] = None
-        return skbs
+    def lose_third(runs):  # the wire eats the third segment of the flow
+        kept = []
+        for seq, payload, mss in runs:
+            for start in range(0, len(payload), mss):
+                seen["n"] += 1
+                if seen["n"] != 3:
+                    kept.append((seq + start, payload[start:start + mss], mss))
+        return real_burst(kept)
 
     def watch_ooo(*args):
         seen["ooo_niovs"] = max(seen["ooo_niovs"], len(conn._ooo))
         return orig_ack(*args)
 
-    monkeypatch.setattr(tcp, "receive_burst", lose_third)
+    monkeypatch.setattr(conn, "_on_burst", lose_third)
     orig_ack = conn._send_ack
     monkeypatch.setattr(conn, "_send_ack", watch_ooo)
     payload = validation_pattern(40 * 1428)

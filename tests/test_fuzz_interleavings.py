@@ -237,7 +237,7 @@ class DevmemFlow(RuleBasedStateMachine):
         pools = list(self.server.kernel.page_pools.values())
         for b in self.all_bindings:
             assert (b.refs == expect[id(b)]).all(), "net_iov refs != tokens held + skbs held"
-            assert len(set(b._free)) == b.free_count
+            assert len(b.free_niovs) == b.free_count and not b.refs[b.free_niovs].any()
             assert b.free_count + np.count_nonzero(b.refs) == b.num_niovs
             # a devmem pool lends only net_iovs (header buffers are not modelled)
             lent = sum(p.inflight - pages.get(id(p), 0) for p in pools if p.provider is b)

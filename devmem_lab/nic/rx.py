@@ -1,9 +1,13 @@
-"""The NIC receive datapath: steer a packet to an rx queue and place it in memory.
+"""The NIC receive datapath: steer packets to an rx queue and place them in memory.
 
-Models what a devmem-capable driver (bnxt, gve, mlx5, fbnic) does per received TCP packet:
-classify (ntuple rules, then RSS), take buffers from the queue's page pool, and with header
-split on a queue that has a memory provider, DMA the headers to host memory and the payload
-into net_iovs of the bound dma-buf (``skb_add_rx_frag_netmem`` marks the skb unreadable).
+Models what a devmem-capable driver (bnxt, gve, mlx5, fbnic) does in one NAPI poll: classify
+(ntuple rules, then RSS), take buffers from the queue's page pool, and with header split on a
+queue that has a memory provider, DMA the headers to host memory and the payload into net_iovs
+of the bound dma-buf (``skb_add_rx_frag_netmem`` marks the skb unreadable). GRO
+is not modelled: every packet is an skb of its own, as with ``ethtool -K gro off``. For speed
+the emulator stores a poll's in-order devmem packets together (``seg_lens`` keeps their
+boundaries), frees each packet's net_iovs as soon as it is read, and splits the batch
+wherever TCP treats packets differently (out of order, partly duplicate).
 
 When the pool is empty (``mp_dmabuf_devmem_alloc_netmems`` returns 0) the packet is dropped
 and counted as ``rx-alloc-fail`` and ``rx-hw-drops`` (driver-specific in reality; see
@@ -13,47 +17,104 @@ Emulator choices:
 - one net_iov per ``niov_size`` bytes of payload; a packet never shares a net_iov;
 - ``NetDevice.hds_linear_bytes`` (default 0): payload bytes the NIC leaves in the header
   buffer when it cannot split exactly at the header boundary; they become the skb's linear
-  part and reach user space as ``SCM_DEVMEM_LINEAR``;
+  part and reach user space as ``SCM_DEVMEM_LINEAR`` (such skbs are not merged);
 - with hds-thresh N > 0, payloads of at most N bytes are not split (whole packet in host
   memory: an ordinary readable skb);
 - a bound queue with header split off (possible only on 6.12, which does not check) drops
-  every packet: the driver cannot read headers out of device memory.
+  every packet: the driver cannot read headers out of device memory;
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .device import FlowKey, NetDevice
 
 __all__ = ["Skb", "header_len", "receive_burst"]
 
+_NO_FRAGS = np.empty(0, dtype=np.int64)
+
 
 class Skb:
-    """A received segment: linear bytes (host memory) plus net_iov frags (device memory)."""
+    """A received skb: linear bytes (host memory) plus net_iov frags (device memory).
 
-    __slots__ = ("frags", "length", "linear", "pages", "pool", "readable", "seq")
+    ``niovs``/``fsizes`` are the frags of one ``binding`` (every frag starts at offset 0 of
+    its net_iov); ``fends`` their end offsets in the payload. ``seg_lens``: the packets of a
+    batch stored together (``None``: a single packet).
+    """
 
-    def __init__(self, seq: int, length: int, linear: bytes, frags: list, readable: bool,
-                 pool=None, pages: int = 0) -> None:
+    __slots__ = ("binding", "fends", "fsizes", "length", "linear", "niovs", "pages", "pool",
+                 "readable", "seg_lens", "seq")
+
+    def __init__(self, seq: int, length: int, linear: bytes, readable: bool, pool=None,
+                 pages: int = 0, binding=None, niovs: np.ndarray = _NO_FRAGS,
+                 fsizes: np.ndarray = _NO_FRAGS, seg_lens: np.ndarray | None = None) -> None:
         self.seq = seq
         self.length = length  # payload bytes: linear + frags
         self.linear = linear
-        self.frags = frags  # [(binding, niov, offset_in_niov, size)]
         self.readable = readable
         self.pool = pool  # page pool owning the host pages of a readable skb
         self.pages = pages
+        self.binding = binding
+        self.niovs = niovs
+        self.fsizes = fsizes
+        self.fends = np.cumsum(fsizes) + len(linear) if len(fsizes) else _NO_FRAGS
+        self.seg_lens = seg_lens
 
     def __repr__(self) -> str:
         kind = "readable" if self.readable else "devmem"
-        return f"Skb(seq={self.seq}, len={self.length}, {kind}, linear={len(self.linear)})"
+        segs = "" if self.seg_lens is None else f", {len(self.seg_lens)} segments"
+        return (f"Skb(seq={self.seq}, len={self.length}, {kind}, linear={len(self.linear)}"
+                f"{segs})")
+
+    @property
+    def frags(self) -> list[tuple]:
+        """``[(binding, niov, offset_in_niov, size)]``, one per frag."""
+        return [(self.binding, int(i), 0, int(n)) for i, n in zip(self.niovs, self.fsizes)]
 
     def free(self) -> None:
         """``kfree_skb``: drop the skb's references on its buffers."""
-        for binding, niov, _, _ in self.frags:
-            binding.put(niov)
-        self.frags = []
+        if len(self.niovs):
+            self.binding.put_many(self.niovs)
+            self.niovs = self.fsizes = self.fends = _NO_FRAGS
         if self.pool is not None and self.pages:
             self.pool.release(self.pages)
             self.pages = 0
+
+    def drop_read_segments(self, offset: int) -> int:
+        """Free the leading segments that lie wholly before ``offset`` (read by the user), as
+        their own skbs would have been; returns the bytes dropped from the front."""
+        if self.seg_lens is None:
+            return 0
+        ends = np.cumsum(self.seg_lens)
+        j = int(ends.searchsorted(offset, "right"))
+        if j == 0:
+            return 0
+        gone = int(ends[j - 1])
+        size = self.binding.niov_size
+        nf = int((-(-self.seg_lens[:j] // size)).sum())
+        self.binding.put_many(self.niovs[:nf])
+        self.niovs, self.fsizes = self.niovs[nf:], self.fsizes[nf:]
+        self.fends = self.fends[nf:] - gone
+        self.seg_lens = self.seg_lens[j:] if len(self.seg_lens) - j > 1 else None
+        self.seq += gone
+        self.length -= gone
+        return gone
+
+    def segments(self) -> list[Skb]:
+        """The merged segments as skbs of their own (their frags move over; none is copied)."""
+        if self.seg_lens is None:
+            return [self]
+        size = self.binding.niov_size
+        out, seq, f = [], self.seq, 0
+        for n in self.seg_lens.tolist():
+            nf = -(-n // size)
+            out.append(Skb(seq, n, b"", False, binding=self.binding,
+                           niovs=self.niovs[f:f + nf], fsizes=self.fsizes[f:f + nf]))
+            seq += n
+            f += nf
+        self.niovs = self.fsizes = self.fends = _NO_FRAGS
+        return out
 
 
 def header_len(family: int) -> int:
@@ -61,64 +122,121 @@ def header_len(family: int) -> int:
     return 14 + (40 if family == 6 else 20) + 32
 
 
-def receive_burst(dev: NetDevice, flow: FlowKey, segments) -> list[Skb | None]:
-    """A NAPI poll's worth of packets of one flow: an skb per packet, ``None`` where dropped.
+def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
+    """A NAPI poll's worth of packets of one flow, as skbs (in-order devmem packets batched).
 
-    Steering is decided once per poll (the configuration cannot change in between).
+    ``runs`` is a list of ``(seq, payload, mss)``: contiguous stream bytes cut into segments of
+    ``mss`` (the last one shorter). Dropped packets leave no skb. Steering is decided once per
+    poll (the configuration cannot change in between).
     """
     q = dev.classify(flow)
     hdr = header_len(flow.family)
+    npkts = sum(-(-len(p) // mss) for _, p, mss in runs)
     if q < 0:  # ntuple action -1 (drop)
-        dev.rx_queues[0].stats.hw_drops += len(segments)
-        return [None] * len(segments)
+        dev.rx_queues[0].stats.hw_drops += npkts
+        return []
     rxq = dev.rx_queues[q]
     st, binding, pool = rxq.stats, rxq.binding, rxq.pool
-    thresh = dev.hds_thresh if dev.tcp_data_split == "on" else 0
     if binding is not None and dev.tcp_data_split != "on":
-        st.hw_drops += len(segments)
-        return [None] * len(segments)
+        st.hw_drops += npkts
+        return []
+    thresh = dev.hds_thresh if dev.tcp_data_split == "on" else 0
     linear_max = getattr(dev, "hds_linear_bytes", 0)
-    out: list[Skb | None] = []
-    for seq, payload in segments:
+    out: list[Skb] = []
+    for seq, payload, mss in runs:
         n = len(payload)
-        if binding is None or n <= thresh:
-            # host pages: the queue's pool, or (on a bound queue, a packet under hds-thresh)
-            # the driver's header buffers, which are not modelled
-            host_pool = pool if binding is None else None
-            pages = -(-(n + hdr) // 4096)
-            if host_pool is not None:
-                host_pool.alloc_pages(pages)
-            st.packets += 1
-            st.bytes += n + hdr
-            st.host_bytes += n + hdr
-            out.append(Skb(seq, n, bytes(payload), [], True, host_pool,
-                           pages if host_pool is not None else 0))
-            continue
-        out.append(_devmem_skb(binding, pool, st, seq, payload, min(linear_max, n), hdr))
+        last = n - (n - 1) // mss * mss
+        if binding is not None and not linear_max and last > thresh:
+            skb = _devmem_run(binding, pool, st, seq, payload, mss, hdr)
+            if skb is not None:
+                out.append(skb)
+                continue
+        for start in range(0, n, mss):  # one packet at a time
+            seg = payload[start:start + mss]
+            if binding is None or len(seg) <= thresh:
+                out.append(_host_skb(pool if binding is None else None, st, seq + start, seg,
+                                     hdr))
+            else:
+                skb = _devmem_skb(binding, pool, st, seq + start, seg,
+                                  min(linear_max, len(seg)), hdr)
+                if skb is not None:
+                    out.append(skb)
     return out
 
 
+def _host_skb(pool, st, seq: int, payload, hdr: int) -> Skb:
+    """The whole packet in host pages: the queue's pool, or (on a bound queue, a packet under
+    hds-thresh) the driver's header buffers, which are not modelled."""
+    n = len(payload)
+    pages = -(-(n + hdr) // 4096)
+    if pool is not None:
+        pool.alloc_pages(pages)
+    st.packets += 1
+    st.bytes += n + hdr
+    st.host_bytes += n + hdr
+    return Skb(seq, n, bytes(payload), True, pool, pages if pool is not None else 0)
+
+
+def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int) -> Skb | None:
+    """Header split of a whole run of packets, stored as one batch; ``None`` when the genpool
+    cannot hold every packet (the caller then goes packet by packet)."""
+    n = len(payload)
+    size = binding.niov_size
+    k = -(-n // mss)
+    seg_lens = np.full(k, mss, dtype=np.int64)
+    seg_lens[-1] = n - (k - 1) * mss
+    if mss <= size:
+        fsizes = seg_lens
+    else:  # jumbo segments: full net_iovs, then the rest
+        per = -(-seg_lens // size)
+        first = np.repeat(np.cumsum(per) - per, per)
+        nth = np.arange(first.size) - first
+        fsizes = np.minimum(size, np.repeat(seg_lens, per) - nth * size)
+    if binding.free_count < fsizes.size or not binding.bound:
+        return None
+    idx = pool.alloc_niovs(fsizes.size)
+    src = np.frombuffer(payload, dtype=np.uint8)
+    if mss <= size:
+        rows = binding.rows
+        full = (k - 1) * mss
+        if k > 1:
+            rows[idx[:-1], :mss] = src[:full].reshape(k - 1, mss)
+        rows[idx[-1], :n - full] = src[full:]
+    else:
+        mem, at = binding.dmabuf.mem, 0
+        for i, f in zip(idx.tolist(), fsizes.tolist()):
+            mem[i * size:i * size + f] = payload[at:at + f]
+            at += f
+    st.packets += k
+    st.bytes += n + k * hdr
+    st.host_bytes += k * hdr
+    st.devmem_bytes += n
+    return Skb(seq, n, b"", False, binding=binding, niovs=idx, fsizes=fsizes,
+               seg_lens=seg_lens if k > 1 else None)
+
+
 def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -> Skb | None:
-    """Header split into a bound queue: headers (+ linear_n payload bytes) to host memory,
-    the rest DMA'd into freshly allocated net_iovs."""
+    """Header split of one packet: headers (+ linear_n payload bytes) to host memory, the
+    rest DMA'd into freshly allocated net_iovs, one at a time until the pool runs dry."""
     n = len(payload)
     size = binding.niov_size
     mem = binding.dmabuf.mem
-    frags = []
+    niovs, sizes = [], []
     for start in range(linear_n, n, size):
         idx = pool.alloc_niov()
         if idx is None:
-            for b, i, _, _ in frags:
-                b.put(i)
+            if niovs:
+                binding.put_many(np.array(niovs, dtype=np.int64))
             st.alloc_fail += 1
             st.hw_drops += 1
             return None
         chunk = payload[start:start + size]
-        base = idx * size
-        mem[base:base + len(chunk)] = chunk
-        frags.append((binding, idx, 0, len(chunk)))
+        mem[idx * size:idx * size + len(chunk)] = chunk
+        niovs.append(idx)
+        sizes.append(len(chunk))
     st.packets += 1
     st.bytes += n + hdr
     st.host_bytes += hdr + linear_n
     st.devmem_bytes += n - linear_n
-    return Skb(seq, n, bytes(payload[:linear_n]), frags, not frags)
+    return Skb(seq, n, bytes(payload[:linear_n]), not niovs, binding=binding,
+               niovs=np.array(niovs, dtype=np.int64), fsizes=np.array(sizes, dtype=np.int64))
