@@ -38,7 +38,6 @@ import os
 import pstats
 import resource
 import socket
-import struct
 import sys
 import time
 import tracemalloc
@@ -48,6 +47,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import numpy as np
+
 from devmem_lab import Lab, uapi
 from devmem_lab.uapi import pack_tokens, parse_cmsgs
 from devmem_lab.ynl import Netdev
@@ -56,20 +57,17 @@ PORT = 5201
 QUEUE = 15
 SOL, DONTNEED, DEVMEM = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, uapi.MSG_SOCK_DEVMEM
 CHUNK = 1 << 20  # the sender hands the socket 1 MiB at a time
-CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg, read the way a C receiver does
+CMSG = np.dtype([("frag_offset", "=u8"), ("frag_size", "=u4"), ("frag_token", "=u4"),
+                 ("dmabuf_id", "=u4"), ("flags", "=u4")])  # struct dmabuf_cmsg, as an array
 PATTERN = bytes(range(251)) * (CHUNK // 251 + 2)  # period 251: offsets are checkable
 
 
-def token_ranges(tokens: list[int]) -> bytes:
-    """``struct dmabuf_token`` ranges of consecutive tokens (a lean ``uapi.pack_tokens``)."""
-    out, start, prev = [], tokens[0], tokens[0]
-    for t in tokens[1:]:
-        if t != prev + 1:
-            out.append((start, prev - start + 1))
-            start = t
-        prev = t
-    out.append((start, prev - start + 1))
-    return b"".join(struct.pack("=II", s, c) for s, c in out)
+def token_ranges(tokens: np.ndarray) -> bytes:
+    """``struct dmabuf_token`` ranges of consecutive tokens (a vectorised ``uapi.pack_tokens``)."""
+    breaks = np.flatnonzero(np.diff(tokens) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    counts = np.diff(np.concatenate([starts, [len(tokens)]]))
+    return np.stack([tokens[starts], counts], axis=1).astype("=u4").tobytes()
 
 
 def parse_size(text: str) -> int:
@@ -102,9 +100,11 @@ def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize
     conn, _ = ls.accept()
 
     sent = received = reads = checked = 0
-    held: list[int] = []
+    held: list[np.ndarray] = []
+    nheld = 0
     think_s = think_us * 1e-6
     ancbufsize = socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE) * (bufsize // 1000 + 4)
+    iobuf = bytearray(bufsize)  # gets only linear bytes (none at hds-thresh 0), as in ncdevmem
     view = memoryview(PATTERN)
     t0 = time.perf_counter()
     while received < total:
@@ -114,8 +114,8 @@ def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize
             start = sent % 251
             cs.sendall(view[start:start + n])
             sent += n
-        data, anc, _, _ = conn.recvmsg(bufsize, ancbufsize, DEVMEM)
-        if not data:
+        nbytes, anc, _, _ = conn.recvmsg_into([iobuf], ancbufsize, DEVMEM)
+        if not nbytes:
             raise RuntimeError("EOF before the transfer finished")
         reads += 1
         if reads % verify_every == 0:  # the public helpers, and the payload, on a sample
@@ -126,16 +126,21 @@ def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize
                     raise AssertionError(f"payload differs at stream offset {pos}")
                 pos += cm.frag_size
                 checked += cm.frag_size
-        received += len(data)
-        held.extend(CMSG.unpack(c[2])[2] for c in anc)  # frag_token of each dmabuf cmsg
+        received += nbytes
+        # every cmsg is a struct dmabuf_cmsg here: read them the way a C receiver would
+        held.append(np.frombuffer(b"".join([c[2] for c in anc]), dtype=CMSG)["frag_token"])
+        nheld += len(held[-1])
         if think_s:
             lab.run(think_s)  # the consumer works on the data meanwhile
-        if len(held) > hold:  # late return: the oldest fragments, in batches
-            batch, held = held[:1024], held[1024:]
-            conn.setsockopt(SOL, DONTNEED, token_ranges(batch))
+        while nheld > hold:  # late return: the oldest fragments, 1024 per call
+            oldest = np.concatenate(held)
+            held = [oldest[1024:]]
+            nheld = len(held[0])
+            conn.setsockopt(SOL, DONTNEED, token_ranges(oldest[:1024]))
     wall = time.perf_counter() - t0
-    for i in range(0, len(held), 128):
-        conn.setsockopt(SOL, DONTNEED, pack_tokens(held[i:i + 128]))
+    rest = np.concatenate(held).tolist() if held else []
+    for i in range(0, len(rest), 128):
+        conn.setsockopt(SOL, DONTNEED, pack_tokens(rest[i:i + 128]))
     if anc and any(c[1] != uapi.SCM_DEVMEM_DMABUF for c in anc):
         raise AssertionError("expected only dmabuf fragments (header split at hds-thresh 0)")
     q = srv.nic.rx_queues[QUEUE]

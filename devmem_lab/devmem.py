@@ -47,6 +47,8 @@ class Binding:
         self._refs = np.zeros(self.num_niovs, dtype=np.int64)  # per net_iov reference count
         self._pool_of = np.full(self.num_niovs, -1, dtype=np.int64)  # index into _pools
         self._pools: list[PagePool] = []
+        # the dma-buf as (num_niovs, niov_size) bytes: row i is net_iov i
+        self.rows = dmabuf.view[: self.num_niovs * niov_size].reshape(self.num_niovs, niov_size)
         self.queues: list[int] = []
         self.bound = True  # False once unbound (netlink socket closed)
 
@@ -68,12 +70,6 @@ class Binding:
         """Reference count of every net_iov (0 = free in the genpool); a copy."""
         return self._refs.copy()
 
-    @property
-    def rows(self) -> np.ndarray:
-        """The dma-buf as ``(num_niovs, niov_size)`` bytes: row i is net_iov i."""
-        return self.dmabuf.view[: self.num_niovs * self.niov_size].reshape(
-            self.num_niovs, self.niov_size)
-
     def virtual_addr(self, niov: int) -> int:
         """``net_iov_virtual_addr``: the net_iov's byte offset from the start of the dma-buf."""
         return niov * self.niov_size
@@ -89,9 +85,9 @@ class Binding:
         if not self.bound or not self._nfree or n <= 0:
             return np.empty(0, dtype=np.int64)
         lo, free = self._lo, self._is_free
-        idx = np.flatnonzero(free[lo:lo + max(4 * n, 256)])[:n] + lo
+        idx = free[lo:lo + max(4 * n, 256)].nonzero()[0][:n] + lo
         if len(idx) < n and len(idx) < self._nfree:
-            idx = np.flatnonzero(free[lo:])[:n] + lo
+            idx = free[lo:].nonzero()[0][:n] + lo
         free[idx] = False
         self._nfree -= len(idx)
         self._lo = int(idx[-1]) + 1
@@ -118,16 +114,24 @@ class Binding:
         """Drop one reference; the last one returns the net_iov to the genpool."""
         self.put_many(np.array([idx], dtype=np.int64))
 
-    def put_many(self, idx: np.ndarray) -> None:
-        """Drop one reference per entry of ``idx`` (repeats allowed); net_iovs whose last
-        reference goes return to the genpool, and their page pools count them back."""
+    def put_many(self, idx: np.ndarray, distinct: bool = False) -> None:
+        """Drop one reference per entry of ``idx`` (repeats allowed unless ``distinct``);
+        net_iovs whose last reference goes return to the genpool, and their page pools count
+        them back."""
         if not len(idx):
             return
         refs = self._refs
-        np.subtract.at(refs, idx, 1)
-        touched = np.unique(idx) if len(idx) > 1 else idx
+        if not distinct and len(idx) > 1:
+            idx = np.sort(idx)
+            distinct = not (idx[1:] == idx[:-1]).any()
+        if distinct:
+            refs[idx] -= 1
+            touched = idx
+        else:
+            np.subtract.at(refs, idx, 1)
+            touched = np.unique(idx)
         left = refs[touched]
-        if (left < 0).any():  # pragma: no cover - an emulator bug, never user input
+        if left.min() < 0:  # pragma: no cover - an emulator bug, never user input
             raise AssertionError(f"net_iov freed twice in binding {self.id}")
         gone = touched[left == 0]
         if not len(gone):
@@ -135,11 +139,14 @@ class Binding:
         self._is_free[gone] = True
         self._nfree += len(gone)
         self._lo = min(self._lo, int(gone.min()))
+        pools = self._pools
+        if len(pools) == 1:
+            pools[0].release(len(gone))
+            return
         owners = self._pool_of[gone]
-        self._pool_of[gone] = -1
-        for i, n in enumerate(np.bincount(owners[owners >= 0], minlength=len(self._pools))):
+        for i, n in enumerate(np.bincount(owners, minlength=len(pools)).tolist()):
             if n:
-                self._pools[i].release(int(n))
+                pools[i].release(n)
 
     @property
     def inflight(self) -> int:

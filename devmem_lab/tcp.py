@@ -48,6 +48,7 @@ _WILDCARD = ("", "::", "0.0.0.0")  # bind() addresses meaning "any of this host'
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
 _CMSG_DTYPE = np.dtype([("frag_offset", "=u8"), ("frag_size", "=u4"), ("frag_token", "=u4"),
                         ("dmabuf_id", "=u4"), ("flags", "=u4")])  # the same, many at a time
+_CMSG_RAW = struct.Struct(f"{_CMSG.size}s")  # one cmsg's data, as bytes
 _TOKEN_DTYPE = np.dtype([("token_start", "=u4"), ("token_count", "=u4")])  # dmabuf_token
 _CMSG_LEN_DMABUF = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
 _CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
@@ -687,6 +688,46 @@ class TcpSocket(_Socket):
             nothing is queued and the socket is non-blocking or nothing can ever arrive;
             TimeoutError after ``settimeout``.
         """
+        self._check_recvmsg(bufsize, ancbufsize, flags)
+        copied, linear, ancdata = self._recvmsg_locked(bufsize, ancbufsize, flags)
+        data = b"".join(linear)
+        data += bytes(copied - len(data))
+        return data, ancdata, 0, None
+
+    def recvmsg_into(self, buffers, ancbufsize: int = 0, flags: int = 0):
+        """``recvmsg(2)`` into caller buffers, as ``socket.recvmsg_into``.
+
+        Returns ``(nbytes, ancdata, msg_flags, address)``. Only linear bytes are written,
+        packed at the front of the buffers in order (the kernel leaves the iov alone for
+        dmabuf frags); the rest of the buffers is not touched.
+        """
+        views = []
+        for buf in buffers:
+            view = memoryview(buf)
+            if view.readonly:
+                raise TypeError("recvmsg_into() argument 1 must be an iterable of single-"
+                                "segment read-write buffers")
+            views.append(view.cast("B") if view.format != "B" or view.ndim != 1 else view)
+        bufsize = sum(v.nbytes for v in views)
+        self._check_recvmsg(bufsize, ancbufsize, flags)
+        copied, linear, ancdata = self._recvmsg_locked(bufsize, ancbufsize, flags)
+        data, at = b"".join(linear), 0
+        for view in views:
+            if at >= len(data):
+                break
+            n = min(view.nbytes, len(data) - at)
+            view[:n] = data[at:at + n]
+            at += n
+        return copied, ancdata, 0, None
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        """``recv(2)`` into ``buffer`` (its first ``nbytes`` if given), as ``socket.recv_into``."""
+        view = memoryview(buffer)
+        if nbytes:
+            view = view.cast("B")[:nbytes]
+        return self.recvmsg_into([view], 0, flags)[0]
+
+    def _check_recvmsg(self, bufsize: int, ancbufsize: int, flags: int) -> None:
         self._check_open()
         for name, v in (("bufsize", bufsize), ("ancbufsize", ancbufsize), ("flags", flags)):
             _check_int(name, v)
@@ -696,7 +737,6 @@ class TcpSocket(_Socket):
             raise ValueError("negative buffer size in recvmsg()")
         if self.state == "LISTEN" or (self.state == "CLOSE" and self.peer is None):
             raise DevmemError(errno.ENOTCONN)
-        return self._recvmsg_locked(bufsize, ancbufsize, flags)
 
     def _more_than(self, queued: int) -> bool:
         """Something new to read: more skbs than ``queued``, a FIN or an error."""
@@ -758,9 +798,7 @@ class TcpSocket(_Socket):
         if copied == 0 and self._err and not self._rq:
             err, self._err = self._err, 0
             raise DevmemError(err)
-        data = b"".join(linear)
-        data += bytes(copied - len(data))
-        return data, ancdata, 0, None
+        return copied, linear, ancdata
 
     def _consume(self, skbs: int, offset: int, copied: int) -> None:
         for _ in range(skbs):
@@ -800,30 +838,38 @@ class TcpSocket(_Socket):
             if remaining == 0:
                 return sent, room
         fends = skb.fends
-        if not len(fends):
+        nfr = len(fends)
+        if not nfr:
             return (sent or -errno.EFAULT), room
         stop = offset + remaining
         j0 = int(fends.searchsorted(offset, "right"))  # the frag holding byte `offset`
-        want = min(int(fends.searchsorted(stop, "left")), len(fends) - 1) - j0 + 1
+        j1 = min(int(fends.searchsorted(stop, "left")), nfr - 1)  # ... and byte stop - 1
         fit = (room - need) // space + 1 if room >= need else 0
-        n = min(want, fit)
+        n = min(j1 - j0 + 1, fit)
         if n <= 0:
             return (sent or -uapi.ETOOSMALL), room
         room = max(0, room - n * space)
-        ends = fends[j0:j0 + n]
-        starts = ends - skb.fsizes[j0:j0 + n]
-        lo = np.maximum(starts, offset)
-        niovs = skb.niovs[j0:j0 + n]
+        j1 = j0 + n - 1
         binding = skb.binding
-        rec = np.zeros(n, dtype=_CMSG_DTYPE)
-        rec["frag_offset"] = niovs * binding.niov_size + (lo - starts)
-        rec["frag_size"] = np.minimum(ends, stop) - lo
+        niovs = skb.niovs[j0:j0 + n]
+        rec = np.empty(n, dtype=_CMSG_DTYPE)
+        rec["frag_offset"] = niovs * binding.niov_size
+        rec["frag_size"] = skb.fsizes[j0:j0 + n]
         rec["frag_token"] = self._token_alloc_many(binding, niovs)
         rec["dmabuf_id"] = binding.id
+        rec["flags"] = 0
+        # only the first frag can start before `offset`, only the last end after `stop`
+        first_start = int(fends[j0] - skb.fsizes[j0])
+        end = min(int(fends[j1]), stop)
+        if offset > first_start:
+            rec["frag_offset"][0] += offset - first_start
+            rec["frag_size"][0] -= offset - first_start
+        if end < fends[j1]:
+            rec["frag_size"][-1] -= int(fends[j1]) - end
         raw = rec.tobytes()
         level, kind = uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF
-        ancdata.extend([(level, kind, raw[i:i + 24]) for i in range(0, len(raw), 24)])
-        return sent + min(int(ends[-1]), stop) - offset, room
+        ancdata += [(level, kind, c) for (c,) in _CMSG_RAW.iter_unpack(raw)]
+        return sent + end - offset, room
 
     # ---- tokens ----------------------------------------------------------------------------
     def _token_alloc_many(self, binding, niovs: np.ndarray) -> np.ndarray:
@@ -834,7 +880,7 @@ class TcpSocket(_Socket):
         if lo >= top:
             tokens = np.arange(top, top + n, dtype=np.int64)
         else:
-            tokens = np.flatnonzero(self._tok_niov[lo:top] < 0)[:n] + lo
+            tokens = (self._tok_niov[lo:top] < 0).nonzero()[0][:n] + lo
             if len(tokens) < n:
                 tokens = np.concatenate(
                     [tokens, np.arange(top, top + n - len(tokens), dtype=np.int64)])
@@ -848,14 +894,18 @@ class TcpSocket(_Socket):
         self._tok_next = max(top, last + 1)
         self._tok_lo = last + 1
         self._tok_count += n
-        self._tok_niov[tokens] = niovs
         for i, b in enumerate(self._tok_bindings):
             if b is binding:
                 break
         else:
             self._tok_bindings.append(binding)
             i = len(self._tok_bindings) - 1
-        self._tok_bind[tokens] = i
+        if last - int(tokens[0]) + 1 == n:  # one run of tokens, the usual case
+            self._tok_niov[last + 1 - n:last + 1] = niovs
+            self._tok_bind[last + 1 - n:last + 1] = i
+        else:
+            self._tok_niov[tokens] = niovs
+            self._tok_bind[tokens] = i
         binding.get_many(niovs)
         return tokens
 
@@ -869,7 +919,7 @@ class TcpSocket(_Socket):
         lo, hi = max(lo, 1), min(hi, self._tok_next)
         if lo >= hi:
             return 0
-        tokens = np.flatnonzero(self._tok_niov[lo:hi] >= 0) + lo
+        tokens = (self._tok_niov[lo:hi] >= 0).nonzero()[0] + lo
         if not len(tokens):
             return 0
         niovs = self._tok_niov[tokens]

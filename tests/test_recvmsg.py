@@ -202,3 +202,49 @@ def test_ipv4_flow_steered_with_tcp4_rule():
     assert len(data) == 3000
     assert [c.frag_size for _, c in parse_cmsgs(anc)] == [1448, 1448, 104]  # IPv4 MSS
     assert all(c.dmabuf_id == binding.id for _, c in parse_cmsgs(anc))
+
+
+def test_recvmsg_into_writes_only_linear_bytes_and_leaves_the_rest(devmem):
+    devmem.lab.server.nic.hds_linear_bytes = 100
+    payload = validation_pattern(MSS + 500)
+    devmem.client.sendall(payload)
+    head, tail = bytearray(b"\xee" * 150), bytearray(b"\xee" * 65536)
+    nbytes, anc, flags, addr = devmem.conn.recvmsg_into([head, tail], 4096, DEVMEM)
+    assert (nbytes, flags, addr) == (MSS + 500, 0, None)
+    assert [kind for kind, _ in parse_cmsgs(anc)] == ["linear", "dmabuf"] * 2
+    linear = payload[:100] + payload[MSS:MSS + 100]  # packed at the front, across buffers
+    assert head == linear[:150] and tail[:50] == linear[150:]
+    assert tail[50:] == b"\xee" * (65536 - 50)  # dmabuf bytes never touch the iov
+
+
+def test_recvmsg_into_matches_recvmsg_call_for_call():
+    labs = []
+    for _ in range(2):
+        lab = Lab(seed=3)
+        from conftest import bind, steer
+        steer(lab.server)
+        bind(lab.server, lab.server.udmabuf_create(256 * 4096), [15])
+        _, cs, conn = connect(lab)
+        cs.sendall(validation_pattern(100_000))
+        labs.append((lab, conn))
+    (lab_a, a), (lab_b, b) = labs
+    buf = bytearray(7000)
+    for anc_size in (4096, 200, 40, 4096, 1 << 16):
+        data, anc_a, _, _ = a.recvmsg(len(buf), anc_size, DEVMEM)
+        nbytes, anc_b, _, _ = b.recvmsg_into([buf], anc_size, DEVMEM)
+        assert (len(data), anc_a) == (nbytes, anc_b)
+    assert (lab_a.now_ns, a.tokens_held) == (lab_b.now_ns, b.tokens_held)
+
+
+def test_recv_into_plain_data_and_errors(devmem):
+    _, cs, conn = connect(devmem.lab, port=6000)  # not steered: readable skbs
+    cs.sendall(b"plain" * 1000)
+    buf = bytearray(3000)
+    assert conn.recv_into(buf, 10) == 10 and buf[:10] == b"plainplain"
+    assert conn.recv_into(buf) == 3000 and bytes(buf) == (b"plain" * 1000)[10:3010]
+    with pytest.raises(TypeError):
+        conn.recvmsg_into([b"read-only"])
+    devmem.client.sendall(b"x" * 2000)
+    with pytest.raises(OSError) as e:  # devmem data without the flag, as recvmsg
+        devmem.conn.recv_into(bytearray(4096))
+    assert e.value.errno == errno.EFAULT

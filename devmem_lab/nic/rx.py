@@ -75,7 +75,7 @@ class Skb:
     def free(self) -> None:
         """``kfree_skb``: drop the skb's references on its buffers."""
         if len(self.niovs):
-            self.binding.put_many(self.niovs)
+            self.binding.put_many(self.niovs, distinct=True)
             self.niovs = self.fsizes = self.fends = _NO_FRAGS
         if self.pool is not None and self.pages:
             self.pool.release(self.pages)
@@ -93,7 +93,7 @@ class Skb:
         gone = int(ends[j - 1])
         size = self.binding.niov_size
         nf = int((-(-self.seg_lens[:j] // size)).sum())
-        self.binding.put_many(self.niovs[:nf])
+        self.binding.put_many(self.niovs[:nf], distinct=True)
         self.niovs, self.fsizes = self.niovs[nf:], self.fsizes[nf:]
         self.fends = self.fends[nf:] - gone
         self.seg_lens = self.seg_lens[j:] if len(self.seg_lens) - j > 1 else None
@@ -183,36 +183,59 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int) -> Skb
     n = len(payload)
     size = binding.niov_size
     k = -(-n // mss)
-    seg_lens = np.full(k, mss, dtype=np.int64)
-    seg_lens[-1] = n - (k - 1) * mss
-    if mss <= size:
-        fsizes = seg_lens
-    else:  # jumbo segments: full net_iovs, then the rest
-        per = -(-seg_lens // size)
-        first = np.repeat(np.cumsum(per) - per, per)
-        nth = np.arange(first.size) - first
-        fsizes = np.minimum(size, np.repeat(seg_lens, per) - nth * size)
-    if binding.free_count < fsizes.size or not binding.bound:
+    full = (k - 1) * mss  # bytes in the full-sized segments
+    last = n - full
+    q, r = divmod(mss, size) if mss > size else (0, mss)
+    per = q + (r > 0)  # net_iovs per full segment: q whole ones, then r bytes in one more
+    tail = [size] * (last // size) + ([last % size] if last % size else [])
+    nfrags = (k - 1) * per + len(tail)
+    if binding.free_count < nfrags or not binding.bound:
         return None
-    idx = pool.alloc_niovs(fsizes.size)
+    idx = pool.alloc_niovs(nfrags)
+    fsizes = np.empty(nfrags, dtype=np.int64)
+    body = fsizes[:(k - 1) * per].reshape(k - 1, per)
+    body[:, :q] = size
+    if r:
+        body[:, q] = r
+    fsizes[(k - 1) * per:] = tail
     src = np.frombuffer(payload, dtype=np.uint8)
-    if mss <= size:
-        rows = binding.rows
-        full = (k - 1) * mss
-        if k > 1:
-            rows[idx[:-1], :mss] = src[:full].reshape(k - 1, mss)
-        rows[idx[-1], :n - full] = src[full:]
-    else:
-        mem, at = binding.dmabuf.mem, 0
-        for i, f in zip(idx.tolist(), fsizes.tolist()):
-            mem[i * size:i * size + f] = payload[at:at + f]
-            at += f
+    rows = binding.rows
+    if k > 1:
+        segs = src[:full].reshape(k - 1, mss)
+        at = idx[:(k - 1) * per].reshape(k - 1, per)
+        if not q:  # a net_iov per segment
+            _scatter(rows, at[:, 0], segs)
+        elif not r:  # whole net_iovs only: the run is contiguous in the source
+            _scatter(rows, at.reshape(-1), src[:full].reshape(-1, size))
+        else:
+            rows[at[:, :q]] = segs[:, :q * size].reshape(k - 1, q, size)
+            rows[at[:, q], :r] = segs[:, q * size:]
+    mem = binding.dmabuf.mem
+    for i, f in zip(idx[(k - 1) * per:].tolist(), tail):
+        mem[i * size:i * size + f] = payload[full:full + f]
+        full += f
     st.packets += k
     st.bytes += n + k * hdr
     st.host_bytes += k * hdr
     st.devmem_bytes += n
-    return Skb(seq, n, b"", False, binding=binding, niovs=idx, fsizes=fsizes,
-               seg_lens=seg_lens if k > 1 else None)
+    seg_lens = None
+    if k > 1:
+        seg_lens = np.full(k, mss, dtype=np.int64)
+        seg_lens[-1] = last
+    return Skb(seq, n, b"", False, binding=binding, niovs=idx, fsizes=fsizes, seg_lens=seg_lens)
+
+
+def _scatter(rows: np.ndarray, idx: np.ndarray, block: np.ndarray) -> None:
+    """``rows[idx, :width] = block``, a slice copy per run of consecutive net_iovs (the
+    genpool hands out the lowest free ones, so a poll's net_iovs are mostly one run)."""
+    width = block.shape[1]
+    brk = np.flatnonzero(idx[1:] - idx[:-1] != 1) + 1
+    if len(brk) > 8:
+        rows[idx, :width] = block
+        return
+    for a, b in zip([0, *brk.tolist()], [*brk.tolist(), len(idx)]):
+        first = int(idx[a])
+        rows[first:first + b - a, :width] = block[a:b]
 
 
 def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -> Skb | None:
