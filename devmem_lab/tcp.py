@@ -880,7 +880,10 @@ class TcpSocket(_Socket):
         if lo >= top:
             tokens = np.arange(top, top + n, dtype=np.int64)
         else:
-            tokens = (self._tok_niov[lo:top] < 0).nonzero()[0][:n] + lo
+            table = self._tok_niov
+            tokens = (table[lo:min(top, lo + max(4 * n, 256))] < 0).nonzero()[0][:n] + lo
+            if len(tokens) < n and lo + max(4 * n, 256) < top:
+                tokens = (table[lo:top] < 0).nonzero()[0][:n] + lo
             if len(tokens) < n:
                 tokens = np.concatenate(
                     [tokens, np.arange(top, top + n - len(tokens), dtype=np.int64)])

@@ -33,6 +33,7 @@ from .device import FlowKey, NetDevice
 __all__ = ["Skb", "header_len", "receive_burst"]
 
 _NO_FRAGS = np.empty(0, dtype=np.int64)
+_PER_PACKET = object()  # _devmem_run: this run needs the packet-by-packet path
 
 
 class Skb:
@@ -148,8 +149,9 @@ def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
         last = n - (n - 1) // mss * mss
         if binding is not None and not linear_max and last > thresh:
             skb = _devmem_run(binding, pool, st, seq, payload, mss, hdr)
-            if skb is not None:
-                out.append(skb)
+            if skb is not _PER_PACKET:
+                if skb is not None:
+                    out.append(skb)
                 continue
         for start in range(0, n, mss):  # one packet at a time
             seg = payload[start:start + mss]
@@ -177,9 +179,12 @@ def _host_skb(pool, st, seq: int, payload, hdr: int) -> Skb:
     return Skb(seq, n, bytes(payload), True, pool, pages if pool is not None else 0)
 
 
-def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int) -> Skb | None:
-    """Header split of a whole run of packets, stored as one batch; ``None`` when the genpool
-    cannot hold every packet (the caller then goes packet by packet)."""
+def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
+    """Header split of a whole run of packets, stored as one batch.
+
+    When the genpool cannot hold every packet and each needs one net_iov, the first ones
+    that fit are placed and the rest dropped (what packet-by-packet gives); returns ``None``
+    if none fit. Otherwise returns ``_PER_PACKET``: the caller goes packet by packet."""
     n = len(payload)
     size = binding.niov_size
     k = -(-n // mss)
@@ -190,7 +195,16 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int) -> Skb
     tail = [size] * (last // size) + ([last % size] if last % size else [])
     nfrags = (k - 1) * per + len(tail)
     if binding.free_count < nfrags or not binding.bound:
-        return None
+        if per != 1 or len(tail) != 1:
+            return _PER_PACKET
+        fit = min(binding.free_count, k) if binding.bound else 0
+        lost = k - fit
+        st.alloc_fail += lost
+        st.hw_drops += lost
+        pool.stats.alloc_empty += lost
+        pool.stats.alloc_slow += lost
+        return _devmem_run(binding, pool, st, seq, payload[:fit * mss], mss, hdr) \
+            if fit else None
     idx = pool.alloc_niovs(nfrags)
     fsizes = np.empty(nfrags, dtype=np.int64)
     body = fsizes[:(k - 1) * per].reshape(k - 1, per)
