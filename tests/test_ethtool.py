@@ -459,3 +459,15 @@ def test_not_emulated_and_type_errors(server):
     assert e.errno == errno.EOPNOTSUPP and "not emulated" in e.strerror
     with pytest.raises(TypeError):
         server.ethtool(["-l", "eth1"])
+
+
+def test_ntuple_vf_zero_is_a_vf_not_the_pf(server):
+    """rxclass.c stores VF n as n + 1 (0 in the cookie's VF bits means the PF), so 'vf 0'
+    targets a VF, which this NIC does not have; the queue given alongside is kept."""
+    server.ethtool("-K eth1 ntuple on")
+    e = fails(server, "-N eth1 flow-type tcp4 dst-port 1 vf 0 queue 2")
+    assert (e.errno, e.strerror) == (errno.EOPNOTSUPP,
+                                     "rmgr: Cannot insert RX class rule: Operation not supported")
+    assert server.nic.ntuple_rules == {}
+    server.ethtool("-N eth1 flow-type tcp4 dst-port 1 queue 2")  # without vf: the PF's queue
+    assert [r.action for r in server.nic.ntuple_rules.values()] == [2]

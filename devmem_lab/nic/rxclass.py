@@ -66,6 +66,7 @@ _FLOW_TYPES = {"tcp4": "ip4", "udp4": "ip4", "sctp4": "ip4", "ah4": "esp4", "esp
 _F_RING, _F_LOC, _F_SADDR, _F_DADDR, _F_SPORT, _F_DPORT = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 _F_SPI, _F_TOS, _F_PROTO, _F_VLAN, _F_UDEF, _F_VETH = 0x30, 0x40, 0x80, 0x100, 0x200, 0x400
 _F_MAC, _F_RING_VF, _F_RING_QUEUE = 0x800, 0x1000, 0x2000
+_RING_VF = 0xFF << 32  # ETHTOOL_RX_FLOW_SPEC_RING_VF
 _TAIL = (("action", "u64", _F_RING, False), ("vf", "vf", _F_RING_VF, False),
          ("queue", "queue", _F_RING_QUEUE, False), ("loc", "u32", _F_LOC, False),
          ("vlan-etype", "u16", _F_VETH, True), ("vlan", "u16", _F_VLAN, True),
@@ -163,8 +164,8 @@ def _parse_ruleopts(ctx: _Ctx, argv: list[str]) -> _Spec:
             full = (1 << _WIDTH[kind]) - 1
             if name == "action":
                 spec.ring_cookie = value
-            elif name == "vf":
-                spec.ring_cookie = value << 32
+            elif name == "vf":  # 0 in the cookie means the PF, so VF n is stored as n + 1
+                spec.ring_cookie = (spec.ring_cookie & ~_RING_VF) | ((value + 1) << 32)
             elif name == "queue":
                 spec.ring_cookie = (spec.ring_cookie & ~0xFFFFFFFF) | value
             elif name == "loc":
