@@ -608,6 +608,16 @@ def recvmsg_devmem_peek(host):
         return [peeked, conn.recv(100).decode()]
 
 
+def recvmsg_into_devmem_plain(host):
+    """recvmsg_into(MSG_SOCK_DEVMEM) on ordinary data: the bytes land in the caller's buffers,
+    in order across them; the rest of the buffers is untouched."""
+    with _tcp_pair(host) as (cs, conn):
+        cs.sendall(b"into two buffers")
+        head, tail = bytearray(b"." * 4), bytearray(b"." * 20)
+        nbytes, ancdata, flags, _ = conn.recvmsg_into([head, tail], 4096, uapi.MSG_SOCK_DEVMEM)
+        return [nbytes, len(ancdata), flags, (head + tail).decode()]
+
+
 def dontneed_connected_after_read(host):
     """DONTNEED on a connection that read only ordinary data: no tokens, 0 freed."""
     with _tcp_pair(host) as (cs, conn):
@@ -710,6 +720,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s(recvmsg_devmem_no_ctrl_buffer, "recvmsg"),
     _s(recvmsg_devmem_short_buffer, "recvmsg"),
     _s(recvmsg_devmem_peek, "recvmsg"),
+    _s(recvmsg_into_devmem_plain, "recvmsg"),
     _s(dontneed_connected_after_read, "recvmsg"),
     _s(ethtool_features_lo, "ethtool"),
     _s(ethtool_channels_lo, "ethtool"),
