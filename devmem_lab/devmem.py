@@ -85,14 +85,26 @@ class Binding:
         if not self.bound or not self._nfree or n <= 0:
             return np.empty(0, dtype=np.int64)
         lo, free = self._lo, self._is_free
-        idx = free[lo:lo + max(4 * n, 256)].nonzero()[0][:n] + lo
+        if lo + n <= self.num_niovs and free[lo:lo + n].all():  # the next n are free
+            idx = np.arange(lo, lo + n, dtype=np.int64)
+        else:
+            idx = free[lo:lo + max(4 * n, 256)].nonzero()[0][:n] + lo
         if len(idx) < n and len(idx) < self._nfree:
             idx = free[lo:].nonzero()[0][:n] + lo
-        free[idx] = False
-        self._nfree -= len(idx)
+        got = len(idx)
+        if not got:
+            return idx
+        a = int(idx[0])
+        if int(idx[-1]) - a == got - 1:  # one run of net_iovs, the usual case
+            free[a:a + got] = False
+            self._refs[a:a + got] = 1
+            self._pool_of[a:a + got] = self._pool_index(pool)
+        else:
+            free[idx] = False
+            self._refs[idx] = 1
+            self._pool_of[idx] = self._pool_index(pool)
+        self._nfree -= got
         self._lo = int(idx[-1]) + 1
-        self._refs[idx] = 1
-        self._pool_of[idx] = self._pool_index(pool)
         return idx
 
     def _pool_index(self, pool: PagePool) -> int:
@@ -115,23 +127,28 @@ class Binding:
         self.put_many(np.array([idx], dtype=np.int64))
 
     def put_many(self, idx: np.ndarray, distinct: bool = False) -> None:
-        """Drop one reference per entry of ``idx`` (repeats allowed unless ``distinct``);
-        net_iovs whose last reference goes return to the genpool, and their page pools count
-        them back."""
+        """Drop one reference per entry of ``idx`` (repeats allowed unless ``distinct``, and
+        then ascending, as an skb's frags are); net_iovs whose last reference goes return to
+        the genpool, and their page pools count them back."""
         if not len(idx):
             return
         refs = self._refs
+        checked = not distinct  # an skb's own frags need no double-free check
         if not distinct and len(idx) > 1:
             idx = np.sort(idx)
             distinct = not (idx[1:] == idx[:-1]).any()
-        if distinct:
+        a = int(idx[0])
+        if distinct and int(idx[-1]) - a == len(idx) - 1:
+            touched = idx  # one ascending run: slices instead of fancy indexing
+            refs[a:a + len(idx)] -= 1
+        elif distinct:
             refs[idx] -= 1
             touched = idx
         else:
             np.subtract.at(refs, idx, 1)
             touched = np.unique(idx)
         left = refs[touched]
-        if left.min() < 0:  # pragma: no cover - an emulator bug, never user input
+        if checked and left.min() < 0:  # pragma: no cover - an emulator bug, not user input
             raise AssertionError(f"net_iov freed twice in binding {self.id}")
         gone = touched[left == 0]
         if not len(gone):

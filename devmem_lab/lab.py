@@ -11,6 +11,9 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable
+from functools import reduce
+from itertools import repeat
+from operator import add
 
 from .host import Host
 from .kernel import KERNELS
@@ -119,8 +122,7 @@ class Lab:
         returns when the last has arrived (ns), to the nanosecond what frame-by-frame gives."""
         ser = (frame_bytes + WIRE_OVERHEAD) * 8 / self.link_gbps
         busy = max(self.now_ns, self._busy_until[src.name])
-        for _ in range(count):
-            busy += ser
+        busy = reduce(add, repeat(ser, count), busy)  # one addition per frame, in order
         busy += (last_bytes + WIRE_OVERHEAD) * 8 / self.link_gbps
         self._busy_until[src.name] = busy
         return int(busy) + self.delay_ns

@@ -257,6 +257,8 @@ class TcpSocket(_Socket):
         self.remote: tuple[str, int] | None = None
         self.peer: TcpSocket | None = None
         self.rcvbuf = DEFAULT_RCVBUF
+        # the segment size: MTU less the IP and TCP (with timestamps) headers
+        self.mss = host.nic.mtu - header_len(6 if family == _socket.AF_INET6 else 4) + 14
         self._backlog: deque[TcpSocket] = deque()
         # receive side
         self._rq: deque[Skb] = deque()
@@ -472,11 +474,6 @@ class TcpSocket(_Socket):
             n += 1
         if n:
             del chunks[:n], starts[:n]
-
-    @property
-    def mss(self) -> int:
-        fam = 6 if self.family == _socket.AF_INET6 else 4
-        return self.host.nic.mtu - header_len(fam) + 14
 
     def _transmit(self) -> None:
         """Send new data as far as the peer's window allows, then a queued FIN."""

@@ -59,7 +59,8 @@ class Skb:
         self.binding = binding
         self.niovs = niovs
         self.fsizes = fsizes
-        self.fends = np.cumsum(fsizes) + len(linear) if len(fsizes) else _NO_FRAGS
+        self.fends = (fsizes.cumsum() + len(linear) if linear else fsizes.cumsum()) \
+            if len(fsizes) else _NO_FRAGS
         self.seg_lens = seg_lens
 
     def __repr__(self) -> str:
@@ -243,7 +244,11 @@ def _scatter(rows: np.ndarray, idx: np.ndarray, block: np.ndarray) -> None:
     """``rows[idx, :width] = block``, a slice copy per run of consecutive net_iovs (the
     genpool hands out the lowest free ones, so a poll's net_iovs are mostly one run)."""
     width = block.shape[1]
-    brk = np.flatnonzero(idx[1:] - idx[:-1] != 1) + 1
+    first = int(idx[0])
+    if int(idx[-1]) - first == len(idx) - 1:  # ascending and distinct: one run
+        rows[first:first + len(idx), :width] = block
+        return
+    brk = (idx[1:] - idx[:-1] != 1).nonzero()[0] + 1
     if len(brk) > 8:
         rows[idx, :width] = block
         return
