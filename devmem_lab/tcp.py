@@ -834,35 +834,43 @@ class TcpSocket(_Socket):
             remaining -= copy
             if remaining == 0:
                 return sent, room
-        fends = skb.fends
-        nfr = len(fends)
+        nfr = len(skb.niovs)
         if not nfr:
             return (sent or -errno.EFAULT), room
         stop = offset + remaining
-        j0 = int(fends.searchsorted(offset, "right"))  # the frag holding byte `offset`
-        j1 = min(int(fends.searchsorted(stop, "left")), nfr - 1)  # ... and byte stop - 1
+        f = skb.fsize
+        if f:  # every frag f bytes but the last: where they start is arithmetic
+            j0 = min((offset - headlen) // f, nfr - 1)  # the frag holding byte `offset`
+            j1 = min((stop - 1 - headlen) // f, nfr - 1)  # ... and byte stop - 1
+        else:
+            fends = skb.fends
+            j0 = int(fends.searchsorted(offset, "right"))
+            j1 = min(int(fends.searchsorted(stop, "left")), nfr - 1)
         fit = (room - need) // space + 1 if room >= need else 0
         n = min(j1 - j0 + 1, fit)
         if n <= 0:
             return (sent or -uapi.ETOOSMALL), room
         room = max(0, room - n * space)
         j1 = j0 + n - 1
+        if f:
+            first_start = headlen + j0 * f
+            last_start, last_end = headlen + j1 * f, min(headlen + (j1 + 1) * f, skb.length)
+        else:
+            first_start = int(fends[j0] - skb.fsizes[j0])
+            last_start, last_end = int(fends[j1] - skb.fsizes[j1]), int(fends[j1])
         binding = skb.binding
         niovs = skb.niovs[j0:j0 + n]
         rec = np.empty(n, dtype=_CMSG_DTYPE)
         rec["frag_offset"] = niovs * binding.niov_size
-        rec["frag_size"] = skb.fsizes[j0:j0 + n]
+        rec["frag_size"] = f if f else skb.fsizes[j0:j0 + n]
         rec["frag_token"] = self._token_alloc_many(binding, niovs)
         rec["dmabuf_id"] = binding.id
         rec["flags"] = 0
-        # only the first frag can start before `offset`, only the last end after `stop`
-        first_start = int(fends[j0] - skb.fsizes[j0])
-        end = min(int(fends[j1]), stop)
-        if offset > first_start:
+        if offset > first_start:  # the first frag is read from its middle
             rec["frag_offset"][0] += offset - first_start
             rec["frag_size"][0] -= offset - first_start
-        if end < fends[j1]:
-            rec["frag_size"][-1] -= int(fends[j1]) - end
+        end = min(last_end, stop)  # where the last frag's reported bytes end
+        rec["frag_size"][-1] = end - max(last_start, offset)
         raw = rec.tobytes()
         level, kind = uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF
         ancdata += [(level, kind, c) for (c,) in _CMSG_RAW.iter_unpack(raw)]

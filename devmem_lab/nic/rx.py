@@ -40,16 +40,18 @@ class Skb:
     """A received skb: linear bytes (host memory) plus net_iov frags (device memory).
 
     ``niovs``/``fsizes`` are the frags of one ``binding`` (every frag starts at offset 0 of
-    its net_iov); ``fends`` their end offsets in the payload. ``seg_lens``: the packets of a
-    batch stored together (``None``: a single packet).
+    its net_iov); ``fends`` their end offsets in the payload. A batch's frags are usually all
+    ``fsize`` bytes but the last, and then the two arrays are only built when asked for.
+    ``seg_lens``: the packets of a batch stored together (``None``: a single packet).
     """
 
-    __slots__ = ("binding", "fends", "fsizes", "length", "linear", "niovs", "pages", "pool",
-                 "readable", "seg_lens", "seq")
+    __slots__ = ("_fends", "_fsizes", "_segs", "binding", "fsize", "length", "linear", "niovs",
+                 "pages", "pool", "readable", "seq")
 
     def __init__(self, seq: int, length: int, linear: bytes, readable: bool, pool=None,
                  pages: int = 0, binding=None, niovs: np.ndarray = _NO_FRAGS,
-                 fsizes: np.ndarray = _NO_FRAGS, seg_lens: np.ndarray | None = None) -> None:
+                 fsizes: np.ndarray | None = _NO_FRAGS, fsize: int = 0,
+                 segs: tuple[int, int, int] | None = None) -> None:
         self.seq = seq
         self.length = length  # payload bytes: linear + frags
         self.linear = linear
@@ -58,16 +60,44 @@ class Skb:
         self.pages = pages
         self.binding = binding
         self.niovs = niovs
-        self.fsizes = fsizes
-        self.fends = (fsizes.cumsum() + len(linear) if linear else fsizes.cumsum()) \
-            if len(fsizes) else _NO_FRAGS
-        self.seg_lens = seg_lens
+        self._fsizes = fsizes  # None: every frag is `fsize` bytes but the last
+        self.fsize = fsize if fsizes is None else 0
+        self._fends = None
+        self._segs = segs  # a batch: (mss, packets, bytes in the last packet)
 
     def __repr__(self) -> str:
         kind = "readable" if self.readable else "devmem"
-        segs = "" if self.seg_lens is None else f", {len(self.seg_lens)} segments"
+        segs = "" if self._segs is None else f", {self._segs[1]} segments"
         return (f"Skb(seq={self.seq}, len={self.length}, {kind}, linear={len(self.linear)}"
                 f"{segs})")
+
+    @property
+    def fsizes(self) -> np.ndarray:
+        if self._fsizes is None:
+            n = len(self.niovs)
+            sizes = np.empty(n, dtype=np.int64)
+            sizes.fill(self.fsize)
+            if n:
+                sizes[-1] = self.length - len(self.linear) - (n - 1) * self.fsize
+            self._fsizes = sizes
+        return self._fsizes
+
+    @property
+    def fends(self) -> np.ndarray:
+        if self._fends is None:
+            sizes = self.fsizes
+            self._fends = sizes.cumsum() + len(self.linear) if len(sizes) else _NO_FRAGS
+        return self._fends
+
+    @property
+    def seg_lens(self) -> np.ndarray | None:
+        if self._segs is None:
+            return None
+        mss, k, last = self._segs
+        lens = np.empty(k, dtype=np.int64)
+        lens.fill(mss)
+        lens[-1] = last
+        return lens
 
     @property
     def frags(self) -> list[tuple]:
@@ -78,7 +108,7 @@ class Skb:
         """``kfree_skb``: drop the skb's references on its buffers."""
         if len(self.niovs):
             self.binding.put_many(self.niovs, distinct=True)
-            self.niovs = self.fsizes = self.fends = _NO_FRAGS
+            self.niovs = self._fsizes = self._fends = _NO_FRAGS
         if self.pool is not None and self.pages:
             self.pool.release(self.pages)
             self.pages = 0
@@ -86,36 +116,40 @@ class Skb:
     def drop_read_segments(self, offset: int) -> int:
         """Free the leading segments that lie wholly before ``offset`` (read by the user), as
         their own skbs would have been; returns the bytes dropped from the front."""
-        if self.seg_lens is None:
+        if self._segs is None:
             return 0
-        ends = np.cumsum(self.seg_lens)
-        j = int(ends.searchsorted(offset, "right"))
+        mss, k, last = self._segs
+        j = min(offset // mss, k - 1)  # whole packets read (the last one ends the skb)
         if j == 0:
             return 0
-        gone = int(ends[j - 1])
+        gone = j * mss
         size = self.binding.niov_size
-        nf = int((-(-self.seg_lens[:j] // size)).sum())
+        nf = j * -(-mss // size)  # a full packet's frags
         self.binding.put_many(self.niovs[:nf], distinct=True)
-        self.niovs, self.fsizes = self.niovs[nf:], self.fsizes[nf:]
-        self.fends = self.fends[nf:] - gone
-        self.seg_lens = self.seg_lens[j:] if len(self.seg_lens) - j > 1 else None
+        self.niovs = self.niovs[nf:]
+        if self._fsizes is not None:
+            self._fsizes = self._fsizes[nf:]
+        if self._fends is not None:
+            self._fends = self._fends[nf:] - gone
+        self._segs = (mss, k - j, last) if k - j > 1 else None
         self.seq += gone
         self.length -= gone
         return gone
 
     def segments(self) -> list[Skb]:
-        """The merged segments as skbs of their own (their frags move over; none is copied)."""
-        if self.seg_lens is None:
+        """The batch's packets as skbs of their own (their frags move over; none is copied)."""
+        if self._segs is None:
             return [self]
         size = self.binding.niov_size
+        sizes = self.fsizes
         out, seq, f = [], self.seq, 0
         for n in self.seg_lens.tolist():
             nf = -(-n // size)
             out.append(Skb(seq, n, b"", False, binding=self.binding,
-                           niovs=self.niovs[f:f + nf], fsizes=self.fsizes[f:f + nf]))
+                           niovs=self.niovs[f:f + nf], fsizes=sizes[f:f + nf]))
             seq += n
             f += nf
-        self.niovs = self.fsizes = self.fends = _NO_FRAGS
+        self.niovs = self._fsizes = self._fends = _NO_FRAGS
         return out
 
 
@@ -207,12 +241,13 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
         return _devmem_run(binding, pool, st, seq, payload[:fit * mss], mss, hdr) \
             if fit else None
     idx = pool.alloc_niovs(nfrags)
-    fsizes = np.empty(nfrags, dtype=np.int64)
-    body = fsizes[:(k - 1) * per].reshape(k - 1, per)
-    body[:, :q] = size
-    if r:
+    fsizes = None  # uniform: every frag `size` (or `mss`) bytes but the last
+    if q and r:
+        fsizes = np.empty(nfrags, dtype=np.int64)
+        body = fsizes[:(k - 1) * per].reshape(k - 1, per)
+        body[:, :q] = size
         body[:, q] = r
-    fsizes[(k - 1) * per:] = tail
+        fsizes[(k - 1) * per:] = tail
     src = np.frombuffer(payload, dtype=np.uint8)
     rows = binding.rows
     if k > 1:
@@ -233,11 +268,8 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
     st.bytes += n + k * hdr
     st.host_bytes += k * hdr
     st.devmem_bytes += n
-    seg_lens = None
-    if k > 1:
-        seg_lens = np.full(k, mss, dtype=np.int64)
-        seg_lens[-1] = last
-    return Skb(seq, n, b"", False, binding=binding, niovs=idx, fsizes=fsizes, seg_lens=seg_lens)
+    return Skb(seq, n, b"", False, binding=binding, niovs=idx, fsizes=fsizes,
+               fsize=size if q else mss, segs=(mss, k, last) if k > 1 else None)
 
 
 def _scatter(rows: np.ndarray, idx: np.ndarray, block: np.ndarray) -> None:
