@@ -85,7 +85,7 @@ class Binding:
         if not self.bound or not self._nfree or n <= 0:
             return np.empty(0, dtype=np.int64)
         lo, free = self._lo, self._is_free
-        if lo + n <= self.num_niovs and free[lo:lo + n].all():  # the next n are free
+        if np.count_nonzero(free[lo:lo + n]) == n:  # the next n are free
             idx = np.arange(lo, lo + n, dtype=np.int64)
         else:
             idx = free[lo:lo + max(4 * n, 256)].nonzero()[0][:n] + lo

@@ -886,7 +886,8 @@ class TcpSocket(_Socket):
             tokens = np.arange(top, top + n, dtype=np.int64)
         else:
             table = self._tok_niov
-            tokens = (table[lo:min(top, lo + max(4 * n, 256))] < 0).nonzero()[0][:n] + lo
+            window = table[lo:min(top, lo + max(4 * n, 256))] < 0
+            tokens = window.nonzero()[0][:n] + lo
             if len(tokens) < n and lo + max(4 * n, 256) < top:
                 tokens = (table[lo:top] < 0).nonzero()[0][:n] + lo
             if len(tokens) < n:
