@@ -11,7 +11,8 @@ a receive window, an out-of-order queue (whose skbs keep their net_iovs, as in t
 fast retransmit of SACK holes (RFC 6675 DupThresh of 3 segments), a 2 ms tail-loss probe,
 then RTO from 200 ms doubling, and "connection timed out" after 15 retries
 (``tcp_retries2``). Differs from the kernel: no congestion control or pacing; every SACK
-block is reported; tokens are plain ints in a dict, not an xarray.
+block is reported; the token xarray is a numpy table indexed by token (same lowest-free
+allocation), so a read hands out and a DONTNEED takes back many tokens in one step.
 """
 
 from __future__ import annotations
