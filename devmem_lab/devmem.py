@@ -114,17 +114,9 @@ class Binding:
         self._pools.append(pool)
         return len(self._pools) - 1
 
-    def get(self, idx: int) -> None:
-        """Take one more reference (a token handed to user space)."""
-        self._refs[idx] += 1
-
     def get_many(self, idx: np.ndarray) -> None:
         """One more reference on each of ``idx`` (distinct net_iovs)."""
         self._refs[idx] += 1
-
-    def put(self, idx: int) -> None:
-        """Drop one reference; the last one returns the net_iov to the genpool."""
-        self.put_many(np.array([idx], dtype=np.int64))
 
     def put_many(self, idx: np.ndarray, distinct: bool = False) -> None:
         """Drop one reference per entry of ``idx`` (repeats allowed unless ``distinct``, and
