@@ -167,14 +167,13 @@ def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
     """
     q = dev.classify(flow)
     hdr = header_len(flow.family)
-    npkts = sum(-(-len(p) // mss) for _, p, mss in runs)
     if q < 0:  # ntuple action -1 (drop)
-        dev.rx_queues[0].stats.hw_drops += npkts
+        dev.rx_queues[0].stats.hw_drops += _packets(runs)
         return []
     rxq = dev.rx_queues[q]
     st, binding, pool = rxq.stats, rxq.binding, rxq.pool
     if binding is not None and dev.tcp_data_split != "on":
-        st.hw_drops += npkts
+        st.hw_drops += _packets(runs)
         return []
     thresh = dev.hds_thresh if dev.tcp_data_split == "on" else 0
     linear_max = getattr(dev, "hds_linear_bytes", 0)
@@ -199,6 +198,10 @@ def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
                 if skb is not None:
                     out.append(skb)
     return out
+
+
+def _packets(runs) -> int:
+    return sum(-(-len(p) // mss) for _, p, mss in runs)
 
 
 def _host_skb(pool, st, seq: int, payload, hdr: int) -> Skb:
