@@ -1,0 +1,44 @@
+"""benchmarks/bench_load.py runs end to end on a small transfer (its figures are not asserted:
+speed goals are measured by the script, never by a test)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_bench():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_load
+    finally:
+        sys.path.pop(0)
+    return bench_load
+
+
+def test_emulated_transfer_delivers_everything_and_returns_the_pool():
+    bench = load_bench()
+    total = 8 << 20
+    for mtu, hold in ((8264, 2048), (1500, 3840)):  # the reference set-up, then a dry pool
+        fig = bench.emulated(total, think_us=100, hold=hold, pool_pages=4096, bufsize=819200,
+                             mtu=mtu, verify_every=4)
+        assert fig["bytes"] == total
+        assert fig["pool_back"] is True
+        assert fig["bytes_checked"] > 0  # payload compared with what was sent
+        assert fig["rx_packets"] >= total // (mtu - 72)
+        if hold == 3840:
+            assert fig["rx_alloc_fail"] > 0 and fig["retransmits"] >= fig["rx_alloc_fail"]
+
+
+def test_main_writes_the_figures(tmp_path):
+    bench = load_bench()
+    out = tmp_path / "load.json"
+    fig = bench.main(["--bytes", "4M", "--repeat", "1", "--no-extra", "--trace-bytes", "1M",
+                      "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["emulated"]["bytes"] == 4 << 20 == saved["loopback"]["bytes"]
+    assert saved["ratio"] == fig["ratio"] > 0
+    assert saved["tracemalloc_peak_bytes"] > 0 and saved["peak_rss_bytes"] > 0
