@@ -924,12 +924,10 @@ class TcpSocket(_Socket):
         """How many tokens user space holds on this socket (frags not yet returned)."""
         return self._tok_count
 
-    def _token_free(self, lo: int, hi: int) -> int:
-        """Free the held tokens in ``[lo, hi)``; returns how many there were."""
-        lo, hi = max(lo, 1), min(hi, self._tok_next)
-        if lo >= hi:
-            return 0
-        tokens = (self._tok_niov[lo:hi] >= 0).nonzero()[0] + lo
+    def _token_free(self, named: np.ndarray) -> int:
+        """Free the held tokens marked in ``named`` (a mask over the table); returns how many
+        there were."""
+        tokens = (named & (self._tok_niov[:len(named)] >= 0)).nonzero()[0]
         if not len(tokens):
             return 0
         niovs = self._tok_niov[tokens]
@@ -954,18 +952,20 @@ class TcpSocket(_Socket):
         if null:
             raise DevmemError(errno.EFAULT)  # copy_from_sockptr of the tokens
         cap = uapi.MAX_DONTNEED_FRAGS if self.host.kernel.version.dontneed_frag_cap else None
-        examined = freed = 0
+        top = self._tok_next  # tokens at or above it do not exist
+        named = np.zeros(top, dtype=bool)
+        examined = 0
         for start, count in np.frombuffer(data, dtype=_TOKEN_DTYPE).tolist():
             if cap is not None:
                 count = min(count, cap - examined)
             examined += count
             # tokens start, start+1, ... (mod 2**32): at most two spans of the table
-            freed += self._token_free(start, start + count)
+            named[max(start, 1):min(start + count, top)] = True
             if start + count > _U32 + 1:
-                freed += self._token_free(0, start + count - _U32 - 1)
+                named[1:min(start + count - _U32 - 1, top)] = True
             if cap is not None and examined >= cap:
                 break
-        return freed
+        return self._token_free(named)
 
     # ---- closing -----------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
@@ -981,7 +981,7 @@ class TcpSocket(_Socket):
         if self._closed:
             return
         self._closed = True
-        self._token_free(1, self._tok_next)
+        self._token_free(np.ones(self._tok_next, dtype=bool))
         unread = self._rq_bytes - self._rq_off
         while self._rq:
             self._rq.popleft().free()
