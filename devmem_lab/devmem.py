@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from .nic.device import NetDevice
     from .page_pool import PagePool
 
-__all__ = ["Binding", "bind_dmabuf", "close_rxq", "open_rxq"]
+__all__ = ["Binding", "as_index", "bind_dmabuf", "close_rxq", "open_rxq"]
+
+
+def as_index(idx: np.ndarray) -> slice | np.ndarray:
+    """Ascending distinct indices as a slice when they are one run (cheaper to index with
+    than the array), else the array itself."""
+    first = int(idx[0])
+    return slice(first, first + len(idx)) if int(idx[-1]) - first == len(idx) - 1 else idx
 
 
 class Binding:
@@ -74,14 +81,10 @@ class Binding:
         """``net_iov_virtual_addr``: the net_iov's byte offset from the start of the dma-buf."""
         return niov * self.niov_size
 
-    def alloc(self, pool: PagePool) -> int | None:
-        """``net_devmem_alloc_dmabuf``: the lowest free net_iov, or ``None`` if exhausted."""
-        got = self.alloc_many(pool, 1)
-        return int(got[0]) if len(got) else None
-
     def alloc_many(self, pool: PagePool, n: int) -> np.ndarray:
-        """The ``n`` lowest free net_iovs (fewer if the genpool has fewer), each with one
-        reference held by ``pool``: ``n`` first-fit ``gen_pool_alloc`` calls in a row."""
+        """``net_devmem_alloc_dmabuf`` ``n`` times in a row (``gen_pool_alloc``: first fit,
+        lowest free): the ``n`` lowest free net_iovs, fewer if the genpool has fewer, each
+        with one reference held by ``pool``."""
         if not self.bound or not self._nfree or n <= 0:
             return np.empty(0, dtype=np.int64)
         lo, free = self._lo, self._is_free
@@ -91,19 +94,13 @@ class Binding:
             idx = free[lo:lo + max(4 * n, 256)].nonzero()[0][:n] + lo
         if len(idx) < n and len(idx) < self._nfree:
             idx = free[lo:].nonzero()[0][:n] + lo
-        got = len(idx)
-        if not got:
+        if not len(idx):
             return idx
-        a = int(idx[0])
-        if int(idx[-1]) - a == got - 1:  # one run of net_iovs, the usual case
-            free[a:a + got] = False
-            self._refs[a:a + got] = 1
-            self._pool_of[a:a + got] = self._pool_index(pool)
-        else:
-            free[idx] = False
-            self._refs[idx] = 1
-            self._pool_of[idx] = self._pool_index(pool)
-        self._nfree -= got
+        at = as_index(idx)
+        free[at] = False
+        self._refs[at] = 1
+        self._pool_of[at] = self._pool_index(pool)
+        self._nfree -= len(idx)
         self._lo = int(idx[-1]) + 1
         return idx
 
@@ -129,12 +126,8 @@ class Binding:
         if not distinct and len(idx) > 1:
             idx = np.sort(idx)
             distinct = not (idx[1:] == idx[:-1]).any()
-        a = int(idx[0])
-        if distinct and int(idx[-1]) - a == len(idx) - 1:
-            touched = idx  # one ascending run: slices instead of fancy indexing
-            refs[a:a + len(idx)] -= 1
-        elif distinct:
-            refs[idx] -= 1
+        if distinct:
+            refs[as_index(idx)] -= 1
             touched = idx
         else:
             np.subtract.at(refs, idx, 1)

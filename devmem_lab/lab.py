@@ -112,10 +112,7 @@ class Lab:
         Frames from one host are serialised one after another at line rate, then delayed by
         the propagation delay.
         """
-        ser_ns = (frame_bytes + WIRE_OVERHEAD) * 8 / self.link_gbps
-        start = max(self.now_ns, self._busy_until[src.name])
-        self._busy_until[src.name] = start + ser_ns
-        return int(start + ser_ns) + self.delay_ns
+        return self.wire_run(src, frame_bytes, 0, frame_bytes)
 
     def wire_run(self, src: Host, frame_bytes: int, count: int, last_bytes: int) -> int:
         """:meth:`wire` for ``count`` frames of ``frame_bytes`` and then one of ``last_bytes``;

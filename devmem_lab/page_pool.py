@@ -59,14 +59,11 @@ class PagePool:
 
     def alloc_niov(self) -> int | None:
         """One net_iov index from the provider's genpool, or ``None`` when it is empty."""
-        idx = self.provider.alloc(self)
-        if idx is None:
-            self.stats.alloc_empty += 1
-            self.stats.alloc_slow += 1
+        idx = self.alloc_niovs(1)
+        if not len(idx):
+            self.count_empty()
             return None
-        self.stats.alloc_fast += 1
-        self.inflight += 1
-        return idx
+        return int(idx[0])
 
     def alloc_niovs(self, n: int):
         """Up to ``n`` net_iovs at once (a refill of the pool's cache): the ``n`` lowest free
@@ -75,6 +72,11 @@ class PagePool:
         self.stats.alloc_fast += len(idx)
         self.inflight += len(idx)
         return idx
+
+    def count_empty(self, n: int = 1) -> None:
+        """``n`` allocations found the provider empty (the slow path, then nothing)."""
+        self.stats.alloc_empty += n
+        self.stats.alloc_slow += n
 
     def alloc_pages(self, n: int) -> None:
         """``n`` host pages (host memory never runs out in the emulator)."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import uapi
+from .devmem import as_index
 from .errors import DevmemError
 from .nic.device import FlowKey
 from .nic.rx import Skb, header_len, receive_burst
@@ -621,20 +622,18 @@ class TcpSocket(_Socket):
     def _on_burst(self, runs: list[tuple]) -> None:
         """One NAPI poll: the NIC places the segments, TCP queues them in order or out of order
         (holding their net_iovs until the hole is filled), then one ACK with SACK blocks."""
-        rq, ooo = self._rq, self._ooo
+        ooo = self._ooo
         for skb in receive_burst(self.host.nic, self._flow_in, runs):
             if skb.seq == self.rcv_nxt and not ooo and not self._closed \
                     and not self._fin_rcvd:  # the common case: in order, nothing pending
-                rq.append(skb)
-                self._rq_bytes += skb.length
-                self.rcv_nxt += skb.length
+                self._append_in_order(skb)
                 continue
             for seg in skb.segments():
                 self._queue_segment(seg)
         self._send_ack()
 
     def _queue_segment(self, skb: Skb) -> None:
-        rq, ooo = self._rq, self._ooo
+        ooo = self._ooo
         seq = skb.seq
         if self._closed or self._fin_rcvd or seq < self.rcv_nxt or seq in ooo:
             skb.free()  # duplicate (or nobody left to read it)
@@ -642,15 +641,16 @@ class TcpSocket(_Socket):
             ooo[seq] = skb
             self._ooo_bytes += skb.length
         else:
-            rq.append(skb)
-            self._rq_bytes += skb.length
-            self.rcv_nxt += skb.length
+            self._append_in_order(skb)
             while self.rcv_nxt in ooo:  # the hole is filled: the queued run follows
                 nxt = ooo.pop(self.rcv_nxt)
                 self._ooo_bytes -= nxt.length
-                rq.append(nxt)
-                self._rq_bytes += nxt.length
-                self.rcv_nxt += nxt.length
+                self._append_in_order(nxt)
+
+    def _append_in_order(self, skb: Skb) -> None:
+        self._rq.append(skb)
+        self._rq_bytes += skb.length
+        self.rcv_nxt += skb.length
 
     def _on_fin(self, seq: int) -> None:
         if seq == self.rcv_nxt and not self._fin_rcvd:
@@ -910,12 +910,9 @@ class TcpSocket(_Socket):
         else:
             self._tok_bindings.append(binding)
             i = len(self._tok_bindings) - 1
-        if last - int(tokens[0]) + 1 == n:  # one run of tokens, the usual case
-            self._tok_niov[last + 1 - n:last + 1] = niovs
-            self._tok_bind[last + 1 - n:last + 1] = i
-        else:
-            self._tok_niov[tokens] = niovs
-            self._tok_bind[tokens] = i
+        at = as_index(tokens)
+        self._tok_niov[at] = niovs
+        self._tok_bind[at] = i
         binding.get_many(niovs)
         return tokens
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..devmem import as_index
 from .device import FlowKey, NetDevice
 
 __all__ = ["Skb", "header_len", "receive_burst"]
@@ -239,8 +240,7 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
         lost = k - fit
         st.alloc_fail += lost
         st.hw_drops += lost
-        pool.stats.alloc_empty += lost
-        pool.stats.alloc_slow += lost
+        pool.count_empty(lost)
         return _devmem_run(binding, pool, st, seq, payload[:fit * mss], mss, hdr) \
             if fit else None
     idx = pool.alloc_niovs(nfrags)
@@ -279,9 +279,9 @@ def _scatter(rows: np.ndarray, idx: np.ndarray, block: np.ndarray) -> None:
     """``rows[idx, :width] = block``, a slice copy per run of consecutive net_iovs (the
     genpool hands out the lowest free ones, so a poll's net_iovs are mostly one run)."""
     width = block.shape[1]
-    first = int(idx[0])
-    if int(idx[-1]) - first == len(idx) - 1:  # ascending and distinct: one run
-        rows[first:first + len(idx), :width] = block
+    at = as_index(idx)
+    if isinstance(at, slice):
+        rows[at, :width] = block
         return
     brk = (idx[1:] - idx[:-1] != 1).nonzero()[0] + 1
     if len(brk) > 8:
