@@ -38,7 +38,7 @@ class CyclicIds:
 
 @dataclass(frozen=True)
 class KernelVersion:
-    """Which release's devmem behaviour to model (see devmem-facts.md section 10)."""
+    """Which release's devmem behaviour to model (see docs/kernel-facts.md, "Release history")."""
 
     name: str
     hds_checks: bool  # bind-rx refuses queues without tcp-data-split / with hds-thresh

@@ -325,7 +325,8 @@ def test_channel_refusals_from_rss_and_ntuple(server):
                           "ntuple filter settings\nnetlink error: Invalid argument")
 
 
-# ---- refusals while a queue has a memory provider (devmem-facts.md section 4) --------------------
+# ---- refusals while a queue has a memory provider --------------------------------------------
+# (docs/kernel-facts.md, "Steering and ethtool interactions")
 @pytest.fixture
 def bound():
     lab = Lab(seed=0)

@@ -6,7 +6,7 @@ Models ``net/netlink/genetlink.c`` (``genl_rcv_msg``: family lookup, header chec
 ``net/netlink/genetlink.c`` ``ctrl_getfamily`` (nlctrl) and the handlers of
 ``net/core/netdev-genl.c`` and ``net/core/page_pool_user.c``: dev-get, page-pool-get,
 queue-get, napi-get/set, qstats-get, bind-rx (check order per release, see
-``devmem-facts.md`` section 3) and bind-tx.
+``docs/kernel-facts.md``, "bind-rx check order") and bind-tx.
 
 Every error text, errno and offset here was compared with a running 6.18 kernel where it
 could answer (``tests/fixtures/netdev_real.json``). Emulator choices: the emulated process

@@ -314,7 +314,7 @@ class NetDevice:
                                      "ntuple filter settings")
         mp = self.min_mp_channel_count()
         # The merged series compares "<=" against idx+1; whether mainline kept "<" or "<=" is
-        # unverified (devmem-facts.md section 4): modelled as "must keep the bound queue".
+        # unverified (docs/kernel-facts.md, "Steering and ethtool interactions"): modelled as "must keep the bound queue".
         if mp and rx_total < mp:
             raise _err(errno.EINVAL, "requested channel counts are too low for existing "
                                      f"memory provider setting ({mp})")
