@@ -236,3 +236,20 @@ def test_outputs_are_ignored_by_the_check(tmp_path):
 def test_unbalanced_markers_are_an_error(source):
     with pytest.raises(ValueError):
         student.strip_solutions(source, "3")
+
+
+def test_execute_tidy_joins_split_streams_and_drops_run_noise():
+    from devmem_lab.teach.execute import tidy
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"state": {}}
+    cell = nbformat.v4.new_code_cell("print('q2: correct')")
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-12-01T00:00:00Z"}
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="q2: correct"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warn\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="again\n")]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("# text")]
+    tidy(nb)
+    assert "widgets" not in nb.metadata and "execution" not in cell.metadata
+    assert [(o.name, o.text) for o in cell.outputs] == [
+        ("stdout", "q2: correct\n"), ("stderr", "warn\n"), ("stdout", "again\n")]
