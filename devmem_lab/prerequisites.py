@@ -34,6 +34,7 @@ __all__ = [
     "in_ci",
     "missing",
     "must_fail",
+    "python_package",
 ]
 
 
@@ -118,6 +119,12 @@ def _no_module(name: str) -> Callable[[], str | None]:
     return absent
 
 
+def python_package(name: str, extra: str) -> Prerequisite:
+    """A Python package that ``make test`` installs (from pyproject's ``extra``)."""
+    return Prerequisite(name, _no_module(name), f"make test (pip install -e '.[{extra}]')",
+                        ci_installs=True)
+
+
 LINUX = Prerequisite("Linux", _not_linux)
 KERNEL = Prerequisite("Linux >= 6.12", _old_kernel)
 NETDEV_FAMILY = Prerequisite("netdev netlink family", _no_netdev_family)
@@ -125,9 +132,8 @@ ADMIN = Prerequisite("CAP_NET_ADMIN", _no_admin)
 ETHTOOL = Prerequisite("ethtool", _no_ethtool, "apt-get install ethtool, or dnf install ethtool",
                        ci_installs=True)
 CHROMIUM = Prerequisite("chromium", _no_chromium, "apt-get install chromium", ci_installs=True)
-PLAYWRIGHT = Prerequisite("playwright", _no_module("playwright"), "make test (pip install "
-                          "-e '.[browser]')", ci_installs=True)
-JUPYTERLAB = Prerequisite("jupyterlab", _no_module("jupyterlab"), "make lab", ci_installs=True)
+PLAYWRIGHT = python_package("playwright", "browser")
+JUPYTERLAB = python_package("jupyterlab", "notebooks")
 
 #: Checked before anything else that talks to the kernel: each needs the one before it.
 _KERNEL_CHAIN = (LINUX, KERNEL, NETDEV_FAMILY)

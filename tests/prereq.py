@@ -24,7 +24,7 @@ def require(*needs: pre.Prerequisite) -> None:
     command) unless every prerequisite in ``needs`` is there."""
     failure = pre.must_fail(needs)
     if failure:
-        pytest.fail(failure, pytrace=False)
+        pytest.fail(failure, pytrace=False)  # at module level: a collection error
     reason = pre.missing(needs)
     if reason:
-        pytest.skip(reason)
+        pytest.skip(reason, allow_module_level=True)
