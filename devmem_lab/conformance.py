@@ -155,8 +155,9 @@ def format_outcome(outcome: Outcome | str, attr_set: str = "dmabuf") -> str:
 
 # ---- hosts ------------------------------------------------------------------------------------
 def is_emulated(host: Any) -> bool:
-    """An emulated host (``Lab().server``) rather than a :class:`~devmem_lab.LinuxHost`."""
-    return hasattr(host, "lab") and hasattr(host, "kernel")
+    """An emulated host (``Lab().server``) rather than a :class:`~devmem_lab.LinuxHost`
+    (the ``emulated`` flag of :class:`devmem_lab.host.HostLike`)."""
+    return getattr(host, "emulated", False) is True
 
 
 def _peer(host: Any) -> Any:
@@ -323,8 +324,8 @@ def bind_rx_as_dump(host):
 def bind_rx_unprivileged(host):
     """bind-rx from a process without CAP_NET_ADMIN: EPERM before the attributes are read."""
     if is_emulated(host):
-        from .netlink.socket import NetlinkSocket
-        nl = ynl.Netdev(NetlinkSocket(host, cap_net_admin=False))
+        from .kernel.af_netlink import NetlinkSocket
+        nl = ynl.Netdev(NetlinkSocket(host.kernel, host.dmabufs, cap_net_admin=False))
         try:
             with _not_a_dmabuf() as fd:
                 return nl.bind_rx(host.if_nametoindex("lo"), fd, [0])

@@ -422,6 +422,7 @@ class LinuxHost:
     """
 
     name = "linux"
+    emulated = False  # devmem_lab.host.HostLike
 
     def __init__(self, ifname: str = "lo", *, allow_changes: bool = False) -> None:
         self.ifname = ifname

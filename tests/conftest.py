@@ -9,7 +9,7 @@ import pytest
 from prereq import require
 
 from devmem_lab import Lab
-from devmem_lab.devmem import bind_dmabuf, open_rxq
+from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
 
 PORT = 5201
 

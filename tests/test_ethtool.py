@@ -10,8 +10,8 @@ import errno
 import pytest
 
 from devmem_lab import EthtoolError, Lab
-from devmem_lab.devmem import bind_dmabuf, open_rxq
-from devmem_lab.nic.device import FlowKey
+from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
+from devmem_lab.kernel.nic.device import FlowKey
 
 BAD_ARGS = "ethtool: bad command line argument(s)\nFor more information run ethtool -h"
 

@@ -76,6 +76,16 @@ class Kernel:
         self.devices: dict[int, object] = {}  # ifindex -> NetDevice
         self._napi_next = self.NAPI_ID_BASE
         self.now_s = 0  # wall-clock seconds of the virtual clock (page pool detach_time)
+        self._genl = None
+
+    @property
+    def genl(self):
+        """This kernel's generic netlink (:class:`~devmem_lab.kernel.netdev_genl.NetdevGenl`):
+        families, port ids, napi config; made on first use."""
+        if self._genl is None:
+            from .netdev_genl import NetdevGenl
+            self._genl = NetdevGenl(self)
+        return self._genl
 
     def __repr__(self) -> str:
         return f"Kernel({self.version.name!r}, devices={sorted(self.devices)})"
