@@ -13,11 +13,11 @@ import errno
 import socket as _socket
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .kernel.dmabuf import Accelerator, DmaBufTable
 from .errors import DevmemError
+from .kernel.dmabuf import Accelerator, DmaBufTable
 from .kernel.netns import NetNamespace
-from .kernel.state import Kernel, KernelVersion
 from .kernel.nic.device import NetDevice
+from .kernel.state import Kernel, KernelVersion
 
 if TYPE_CHECKING:
     from .lab import Lab

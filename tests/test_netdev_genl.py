@@ -13,9 +13,9 @@ import struct
 import pytest
 
 from devmem_lab import Lab
+from devmem_lab.kernel.af_netlink import NLMSG_GOODSIZE, NetlinkSocket
 from devmem_lab.netlink import wire as w
 from devmem_lab.netlink.family import NETDEV_FAMILY_ID
-from devmem_lab.kernel.af_netlink import NLMSG_GOODSIZE, NetlinkSocket
 
 FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "netdev_real.json").read_text())
 CASES = {c["name"]: c for c in FIXTURES["cases"]}

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 from ..errors import EthtoolError
 
 if TYPE_CHECKING:
-    from ..kernel.state import Kernel
     from ..kernel.nic.device import NetDevice
+    from ..kernel.state import Kernel
 
 __all__: list[str] = []  # package-internal; ethtool.py and rxclass.py import the names they use
 

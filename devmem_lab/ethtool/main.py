@@ -48,8 +48,8 @@ from .internal import (
 from .rxclass import do_grxclass, do_srxclass
 
 if TYPE_CHECKING:
-    from ..kernel.state import Kernel
     from ..kernel.nic.device import NetDevice
+    from ..kernel.state import Kernel
 
 __all__ = ["ETHTOOL_VERSION", "run"]
 

@@ -22,17 +22,17 @@ import os
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .devmem import bind_dmabuf, open_rxq
 from ..errors import DevmemError
 from ..netlink import family as fam
 from ..netlink import wire
 from ..netlink.family import Policy
+from .devmem import bind_dmabuf, open_rxq
 
 if TYPE_CHECKING:
-    from .state import Kernel
     from .af_netlink import NetlinkSocket
+    from .state import Kernel
 
 __all__ = [
     "MIN_NAPI_ID",

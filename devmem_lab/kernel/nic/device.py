@@ -24,8 +24,8 @@ from ...errors import DevmemError
 
 if TYPE_CHECKING:
     from ..devmem import Binding
-    from ..state import Kernel
     from ..page_pool import PagePool
+    from ..state import Kernel
 
 __all__ = ["FlowKey", "FlowRule", "NetDevice", "QueueStats", "RxQueue", "TxQueue"]
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ... import uapi
-from ..devmem import as_index
 from ...errors import DevmemError
+from ..devmem import as_index
 from ..nic.device import FlowKey
 from ..nic.rx import Skb, header_len, receive_burst
 
