@@ -104,10 +104,10 @@ HIDDEN: dict[str, tuple[Case, ...]] = {
         Case(([9, 10, 8, 9],), "10 then 8: a new range; 8 then 9: they join", 2),
     ),
     "5.2": (
-        Case((list(range(0, 2048)),), "2048 consecutive tokens: exactly two full values", 2),
+        Case((list(range(2048)),), "2048 consecutive tokens: exactly two full values", 2),
         Case((list(range(0, 256, 2)),), "exactly 128 ranges fit in one value", 2),
         Case((list(range(0, 258, 2)),), "129 ranges: the 129th opens a second value", 2),
-        Case((list(range(0, 1024)) + [5000],), "1024 tokens fill the value: the next range "
+        Case((list(range(1024)) + [5000],), "1024 tokens fill the value: the next range "
              "starts a new one", 2),
     ),
     "8.1": (

@@ -8,7 +8,8 @@ kernel after the notebook's own cells::
     _probe.run(globals(), {"5.1": ["coalesce"], ...}, "NONCE", 10.0)
 
 For each exercise it finds the function (by its name, else the name passed to ``qN.check``),
-calls it on the visible and hidden cases, and prints one line ``NONCE id repr(result)``. The
+calls it on the visible and hidden cases, and writes one line ``NONCE id repr(result)`` to a
+results file the grader named. The
 grader compares those results with the reference itself, in its own process: nothing the
 notebook printed, nor its ``q`` objects, decides a grade.
 
@@ -214,7 +215,7 @@ def run_exercise(ns: dict, ex_id: str, names: list[str], case_limit: float = 10.
             continue
         try:
             prepared = ex.prepare(*args) if ex.prepare else copy.deepcopy(args)
-        except Exception as exc:  # pragma: no cover - a broken case is a bug in the exercise
+        except Exception as exc:  # noqa: BLE001 # pragma: no cover - a bug in the exercise
             results.append(("error", f"cannot prepare the case: {exc!r}"))
             continue
         guard = _Guard(forbidden, *guard_tables)
@@ -231,9 +232,12 @@ def run_exercise(ns: dict, ex_id: str, names: list[str], case_limit: float = 10.
     return {"function": found, "results": results}
 
 
-def run(ns: dict, wanted: dict[str, list[str]], nonce: str, case_limit: float = 10.0) -> None:
-    """Grade-run every exercise in ``wanted`` (id -> candidate names); print one line each."""
-    out = sys.__stdout__ if sys.stdout is None else sys.stdout
+def run(ns: dict, wanted: dict[str, list[str]], nonce: str, case_limit: float = 10.0,
+        results: str | None = None) -> None:
+    """Grade-run every exercise in ``wanted`` (id -> candidate names); write one line each
+    (``NONCE id repr``) to the file ``results`` (appended and flushed line by line, so what
+    was done survives a kernel that dies later), or print it."""
+    out = open(results, "a", encoding="utf-8") if results else sys.stdout  # noqa: SIM115
     for ex_id, names in wanted.items():
         t0 = time.monotonic()
         try:
@@ -248,3 +252,5 @@ def run(ns: dict, wanted: dict[str, list[str]], nonce: str, case_limit: float = 
             text = repr(payload)
         out.write(f"{nonce} {ex_id} {text}\n")
         out.flush()
+    if results:
+        out.close()

@@ -10,6 +10,7 @@ dies (memory limit), a notebook or a function that runs past its time.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -112,19 +113,22 @@ def _execute(nb, path: Path, timeout: float, memory: int, wanted: dict, case_lim
     """
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     ksm = KernelSpecManager(kernel_dirs=[_kernel_dir(memory)], ensure_native_kernel=False)
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
     client = NotebookClient(nb, km=km, timeout=int(timeout), allow_errors=True,
                             kernel_name=KERNEL_NAME, startup_timeout=60,
                             resources={"metadata": {"path": str(path.parent)}})
     nonce = secrets.token_hex(16)
+    fd, results = tempfile.mkstemp(prefix="devmem-grade-", suffix=".txt")
+    os.close(fd)
     probe = nbformat.v4.new_code_cell(
         "import devmem_lab.teach.grade.probe as _devmem_lab_probe\n"
-        f"_devmem_lab_probe.run(globals(), {wanted!r}, {nonce!r}, {case_limit!r})")
+        f"_devmem_lab_probe.run(globals(), {wanted!r}, {nonce!r}, {case_limit!r}, {results!r})")
     state, detail = "ok", ""
     lines: list[str] = []
     try:
@@ -142,7 +146,7 @@ def _execute(nb, path: Path, timeout: float, memory: int, wanted: dict, case_lim
                     client.execute_cell(cell, i)
                 except CellTimeoutError:
                     state, detail = "timeout", f"in cell {i + 1}"
-                    km.interrupt_kernel()
+                    run_sync(km.interrupt_kernel)()
                     break
             budget = case_limit * sum(len(cases_of(e)) for e in wanted) + 30
             client.timeout = int(min(budget, max(timeout, 60)))
@@ -151,11 +155,6 @@ def _execute(nb, path: Path, timeout: float, memory: int, wanted: dict, case_lim
                 client.execute_cell(probe, len(nb.cells) - 1)
             except CellTimeoutError:
                 pass
-            finally:
-                for out in probe.get("outputs", []):
-                    if out.get("output_type") == "stream" and out.get("name") == "stdout":
-                        lines += [ln[len(nonce) + 1:] for ln in out.get("text", "").splitlines()
-                                  if ln.startswith(nonce + " ")]
     except DeadKernelError:
         state = "dead"
     except Exception as exc:  # noqa: BLE001 - kernel start-up and the like
@@ -166,9 +165,17 @@ def _execute(nb, path: Path, timeout: float, memory: int, wanted: dict, case_lim
     finally:
         try:
             if km.has_kernel:
-                km.shutdown_kernel(now=True)
+                run_sync(km.shutdown_kernel)(now=True)
         except Exception:  # noqa: BLE001, S110 - the kernel may be gone already
             pass
+        try:
+            with open(results, encoding="utf-8") as f:
+                lines = [ln[len(nonce) + 1:] for ln in f.read().splitlines()
+                         if ln.startswith(nonce + " ")]
+        except OSError:  # pragma: no cover
+            lines = []
+        with contextlib.suppress(OSError):
+            os.unlink(results)
     return state, detail, lines
 
 
@@ -217,7 +224,7 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
         if got == ("timeout",):
             timed_out = True
             first = first or (f"{name}{ex.show(args) if ex.show else repr(args)[:160]} did not "
-                              f"return within the time limit (an endless loop?)")
+                              "return within the time limit (an endless loop?)")
             continue
         if got[0] == "error":
             first = first or f"case {i + 1} could not be run: {got[1]}"
@@ -228,7 +235,7 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
             passed += 1
         elif first is None:
             where = "a case q.check() shows" if i < shown else "a hidden case"
-            first = (f"on {where}: "
+            first = (f"on {where}, "
                      + ex.explain(name, args, note, got, want).split(" - ", 1)[1])
     total = len(cases)
     score = round(passed / total, 4) if total else 0.0
@@ -238,7 +245,7 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
                     f"{total - shown} hidden)")
     verdict = "timeout" if timed_out else "incorrect"
     return _row(nb, s.id, verdict, score,
-                f"{lid}: {passed} of {total} cases right; first problem {first}")
+                f"{lid}: {passed} of {total} cases right; first problem: {first}")
 
 
 def grade_notebook(path: str | os.PathLike, timeout: float = 60, memory: int = 4 << 30,

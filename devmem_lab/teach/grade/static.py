@@ -96,7 +96,7 @@ class _Scan(ast.NodeVisitor):
         elif mod == "os" and names & _BAD_OS:
             self.flag(node, "starts processes or signals them (os)")
         elif names & _BAD_NAMES:
-            self.flag(node, f"imports {sorted(names & _BAD_NAMES)[0]}")
+            self.flag(node, f"imports {min(names & _BAD_NAMES)}")
 
     def _target(self, target: ast.AST, node: ast.AST, verb: str) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
