@@ -105,12 +105,15 @@ class Case:
     """One case of an exercise: the arguments, why it is there, the hint that covers it.
 
     ``why`` finishes the sentence "expected ... because ..." in a failing verdict (e.g.
-    ``"a repeated token starts a new range"``); ``hint`` is the 1-based hint to point to.
+    ``"a repeated token starts a new range"``); ``hint`` is the 1-based hint to point to;
+    ``env`` (optional) returns a context manager that both calls run in (e.g. the
+    ``socket.CMSG_*`` of a 32-bit host).
     """
 
     args: tuple
     why: str = ""
     hint: int = 0
+    env: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -151,18 +154,24 @@ class Exercise:
     show: Callable[[tuple], str] | None = field(default=None, repr=False)
     show_value: Callable[[Any], str] | None = field(default=None, repr=False)
     notes: tuple = field(default=(), repr=False)
+    envs: tuple = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         cases = tuple(c if isinstance(c, Case) else Case(tuple(c)) for c in self.cases)
         object.__setattr__(self, "cases", tuple(c.args for c in cases))
         object.__setattr__(self, "notes", tuple((c.why, c.hint) for c in cases))
+        object.__setattr__(self, "envs", tuple(c.env for c in cases))
 
     def __repr__(self) -> str:
         return f"Exercise({self.label!r}, {len(self.cases)} cases, {len(self.hints)} hints)"
 
     # ---- running ------------------------------------------------------------------------
-    def call(self, fn: Callable, case: tuple) -> tuple[str, Any]:
-        """``("ok", plain outcome)`` or ``("raised", exception name)`` of ``fn`` on one case."""
+    def call(self, fn: Callable, case: tuple, env: Callable | None = None) -> tuple[str, Any]:
+        """``("ok", plain outcome)`` or ``("raised", exception name)`` of ``fn`` on one case
+        (inside ``env()`` when given)."""
+        if env is not None:
+            with env():
+                return self.call(fn, case)
         try:
             args = self.prepare(*case) if self.prepare else copy.deepcopy(case)
         except Exception as exc:  # pragma: no cover - a broken case is a bug in the exercise
@@ -214,9 +223,9 @@ class Exercise:
         if not callable(fn):
             return "not yet", (f"{self.label}: not yet - pass the function itself, "
                                f"e.g. {self.label}.check(my_function), not {_short(fn)}")
-        for case, note in zip(self.cases, self.notes):
-            want = self.call(self.reference, case)
-            got = self.call(fn, case)
+        for case, note, env in zip(self.cases, self.notes, self.envs):
+            want = self.call(self.reference, case, env)
+            got = self.call(fn, case, env)
             if got == ("raised", "NotImplementedError"):
                 return "not attempted", (f"{self.label}: not attempted yet - replace the "
                                          "raise line with your code")

@@ -26,6 +26,7 @@ Each case runs under an interval timer (``signal.setitimer``), so an endless loo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import io
@@ -45,10 +46,10 @@ _MAX_REPR = 50_000_000
 
 
 def cases_of(ex_id: str) -> list:
-    """``[(args, (why, hint))]``: the visible cases of ``check()``, then the hidden ones."""
+    """``[(args, (why, hint), env)]``: the visible cases of ``check()``, then the hidden ones."""
     ex = spec(ex_id).exercise
-    return (list(zip(ex.cases, ex.notes))
-            + [(c.args, (c.why, c.hint)) for c in HIDDEN.get(ex_id, ())])
+    return (list(zip(ex.cases, ex.notes, ex.envs))
+            + [(c.args, (c.why, c.hint), c.env) for c in HIDDEN.get(ex_id, ())])
 
 
 def resolve(dotted: str) -> Any:
@@ -209,27 +210,32 @@ def run_exercise(ns: dict, ex_id: str, names: list[str], case_limit: float = 10.
             pass
     guard_tables = _tamper_table()
     results: list = []
-    for args, _note in cases_of(ex_id):
+    for args, _note, env in cases_of(ex_id):
         if results and results[-1] == ("timeout",):  # one endless loop is enough to know
             results.append(("timeout",))
             continue
-        try:
-            prepared = ex.prepare(*args) if ex.prepare else copy.deepcopy(args)
-        except Exception as exc:  # noqa: BLE001 # pragma: no cover - a bug in the exercise
-            results.append(("error", f"cannot prepare the case: {exc!r}"))
-            continue
-        guard = _Guard(forbidden, *guard_tables)
-        got = guard.call(fn, prepared, case_limit)
-        if got[0] == "ok":
-            if ex.outcome is not None:
-                try:
-                    got = ("ok", ex.outcome(got[1], prepared))
-                except Exception as exc:  # noqa: BLE001 - a malformed learner result
-                    got = ("raised", _exc_name(exc))
-            if got[0] == "ok":
-                got = ("ok", encode(plain(got[1])))
-        results.append(got)
+        with env() if env else contextlib.nullcontext():
+            results.append(_one(ex, fn, args, forbidden, guard_tables, case_limit))
     return {"function": found, "results": results}
+
+
+def _one(ex, fn, args, forbidden, guard_tables, case_limit) -> tuple:
+    """One case: prepare, call under the guard, apply the outcome, encode."""
+    try:
+        prepared = ex.prepare(*args) if ex.prepare else copy.deepcopy(args)
+    except Exception as exc:  # noqa: BLE001 # pragma: no cover - a bug in the exercise
+        return ("error", f"cannot prepare the case: {exc!r}")
+    guard = _Guard(forbidden, *guard_tables)
+    got = guard.call(fn, prepared, case_limit)
+    if got[0] == "ok":
+        if ex.outcome is not None:
+            try:
+                got = ("ok", ex.outcome(got[1], prepared))
+            except Exception as exc:  # noqa: BLE001 - a malformed learner result
+                got = ("raised", _exc_name(exc))
+        if got[0] == "ok":
+            got = ("ok", encode(plain(got[1])))
+    return got
 
 
 def run(ns: dict, wanted: dict[str, list[str]], nonce: str, case_limit: float = 10.0,

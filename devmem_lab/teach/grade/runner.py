@@ -98,11 +98,11 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _expected(ex_id: str, i: int, args: tuple) -> tuple:
+def _expected(ex_id: str, i: int, args: tuple, env=None) -> tuple:
     key = (ex_id, i)
     if key not in _EXPECTED:
         ex = EXERCISES[ex_id].exercise
-        _EXPECTED[key] = ex.call(ex.reference, args)
+        _EXPECTED[key] = ex.call(ex.reference, args, env)
     return _EXPECTED[key]
 
 
@@ -220,7 +220,7 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
     cases = cases_of(s.id)
     shown = len(ex.cases)
     passed, first, timed_out = 0, None, False
-    for i, ((args, note), got) in enumerate(zip(cases, results)):
+    for i, ((args, note, env), got) in enumerate(zip(cases, results)):
         if got == ("timeout",):
             timed_out = True
             first = first or (f"{name}{ex.show(args) if ex.show else repr(args)[:160]} did not "
@@ -230,7 +230,7 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
             first = first or f"case {i + 1} could not be run: {got[1]}"
             continue
         got = (got[0], _decode(got[1])) if got[0] == "ok" else tuple(got)
-        want = _expected(s.id, i, args)
+        want = _expected(s.id, i, args, env)
         if got == want:
             passed += 1
         elif first is None:
