@@ -24,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
-from devmem_lab.teach.grade import grade  # noqa: E402
-from devmem_lab.teach.grade.sample import ANSWERS, submission  # noqa: E402
+from devmem_lab.teach.grade import grade
+from devmem_lab.teach.grade.sample import ANSWERS, submission
 
 KINDS = [
     {"5.1": ANSWERS["coalesce"], "5.2": ANSWERS["dontneed_batches"]},

@@ -26,7 +26,7 @@ def graded(tmp_path_factory):
     out = folder / "out" / "grades.csv"
     proc = subprocess.run(
         [sys.executable, "-m", "devmem_lab.teach.grade", str(folder / "submissions"), "-o",
-         str(out), "--timeout", "8", "--case-limit", "2", "--no-progress"],
+         str(out), "--timeout", "25", "--case-limit", "2", "--no-progress"],
         capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return folder, expected, out, proc.stdout
@@ -36,10 +36,13 @@ def test_every_submission_gets_the_expected_verdicts(graded):
     _folder, expected, out, _stdout = graded
     df = pd.read_csv(out, keep_default_na=False)
     assert list(df.columns) == COLUMNS
-    got = {}
+    got, why = {}, {}
     for r in df.itertuples():
         got.setdefault(r.notebook.rsplit("/", 1)[-1], {})[r.exercise] = r.verdict
-    assert got == expected
+        why[(r.notebook.rsplit("/", 1)[-1], r.exercise)] = r.message
+    wrong = {(nb, ex): why.get((nb, ex)) for nb, exs in expected.items() for ex, v in exs.items()
+             if got.get(nb, {}).get(ex) != v}
+    assert got == expected, wrong
 
 
 def test_scores_and_messages(graded):
@@ -78,7 +81,7 @@ def test_csv_matches_the_dataframe(graded):
     folder, _expected, out, _ = graded
     # the API on a few of the same files gives the rows the CLI wrote
     names = sorted(["correct.ipynb", "stub.ipynb", "cheat_import.ipynb", "malformed.ipynb"])
-    df = grade([folder / "submissions" / n for n in names], timeout=8, case_limit=2,
+    df = grade([folder / "submissions" / n for n in names], timeout=25, case_limit=2,
                progress=False)
     csv = pd.read_csv(out, keep_default_na=False)
     csv = csv[csv["notebook"].isin(df["notebook"])].reset_index(drop=True)

@@ -169,8 +169,9 @@ def test_static_scan_passes_the_course_notebooks():
 
 
 def test_ordinary_attribute_changes_are_not_flagged():
-    assert scan(["srv.host.nic.hds_linear_bytes = 100\nimport matplotlib.pyplot as plt\n"
-                 "plt.rcParams['figure.dpi'] = 80\n%matplotlib inline"]) == []
+    cell = ("srv.host.nic.hds_linear_bytes = 100\nimport matplotlib.pyplot as plt\n"
+            "plt.rcParams['figure.dpi'] = 80\n%matplotlib inline")
+    assert scan([cell]) == []
 
 
 def test_feedback_groups_by_student_folder(tmp_path):
