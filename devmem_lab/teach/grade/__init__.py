@@ -1,6 +1,6 @@
 """Grade a class: run every submitted notebook in a fresh kernel and grade its exercises.
 
-Emulator only (course tooling); the API is ``docs/contract`` section 6.
+Emulator only (course tooling); the public API of the project's contract, section 6.
 
 ``grade(paths, timeout=60)`` returns one row per (notebook, exercise): ``verdict``
 (``correct``, ``incorrect``, ``not attempted``, ``error``, ``timeout``), ``score`` 0..1 (the

@@ -10,11 +10,13 @@ dies (memory limit), a notebook or a function that runs past its time.
 from __future__ import annotations
 
 import ast
+import atexit
 import contextlib
 import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +75,7 @@ def _kernel_dir(memory: int) -> str:
     """A kernelspec folder whose kernel runs under the memory limit (one per process)."""
     if memory not in _KERNEL_DIR:
         root = Path(tempfile.mkdtemp(prefix="devmem-grade-ks-"))
+        atexit.register(shutil.rmtree, root, True)
         spec_dir = root / KERNEL_NAME
         spec_dir.mkdir()
         env = {"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
