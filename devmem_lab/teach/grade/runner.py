@@ -121,9 +121,16 @@ def _execute(nb, path: Path, timeout: float, memory: int, wanted: dict, case_lim
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    class Client(NotebookClient):
+        """Keeps no outputs: grades never come from them, and a notebook that prints
+        without end must not fill the grader's memory."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            return None
+
     ksm = KernelSpecManager(kernel_dirs=[_kernel_dir(memory)], ensure_native_kernel=False)
     km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
-    client = NotebookClient(nb, km=km, timeout=int(timeout), allow_errors=True,
+    client = Client(nb, km=km, timeout=int(timeout), allow_errors=True,
                             kernel_name=KERNEL_NAME, startup_timeout=60,
                             resources={"metadata": {"path": str(path.parent)}})
     nonce = secrets.token_hex(16)
