@@ -184,3 +184,28 @@ def test_feedback_groups_by_student_folder(tmp_path):
     assert sorted(fb) == ["ada", "bo"]
     assert "## 05.ipynb" in fb["ada"] and "## 08.ipynb" in fb["ada"]
     assert "- **8.1** (incorrect): half" in fb["ada"]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('{"hello": 1}', "not a notebook: ValueError: no 'cells' list"),
+    ('{"cells": "x", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "not a notebook"),
+    ("\x00\x01binary", "not valid JSON"),
+    (b"\xff\xfe\x00".decode("latin-1"), "not valid JSON"),
+])
+def test_files_that_are_not_notebooks_get_rows_without_a_kernel(tmp_path, text, words):
+    from devmem_lab.teach.grade.runner import grade_notebook
+
+    path = tmp_path / "05_token_return.ipynb"  # the name says lesson 05: rows for 5.1, 5.2
+    path.write_text(text, encoding="utf-8")
+    rows = grade_notebook(path)
+    assert [(r["exercise"], r["verdict"], r["score"]) for r in rows] == [
+        ("5.1", "error", 0.0), ("5.2", "error", 0.0)]
+    assert words in rows[0]["message"]
+
+
+def test_a_missing_file_gets_a_row(tmp_path):
+    from devmem_lab.teach.grade.runner import grade_notebook
+
+    rows = grade_notebook(tmp_path / "gone.ipynb")
+    assert [(r["exercise"], r["verdict"]) for r in rows] == [("-", "error")]
+    assert "cannot read the file" in rows[0]["message"]
