@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 export MPLBACKEND = Agg
 
-.PHONY: install lab test unit browser nbval student execute lint check bench clean
+.PHONY: install lab test unit browser nbval student execute lint check bench clean nbgrader
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ nbval: $(STAMP)
 ## Regenerate notebooks/student/ from the solution notebooks
 student: $(STAMP)
 	$(PY) -m devmem_lab.teach.student notebooks/
+
+## Regenerate the nbgrader course folder (notebooks/nbgrader) from the solution notebooks
+nbgrader: $(STAMP)
+	$(PY) -m devmem_lab.teach.grade.nbgrader notebooks notebooks/nbgrader
 
 ## Re-run the solution notebooks in place (after changing devmem_lab)
 execute: $(STAMP)
