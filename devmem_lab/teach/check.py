@@ -106,14 +106,15 @@ class Case:
 
     ``why`` finishes the sentence "expected ... because ..." in a failing verdict (e.g.
     ``"a repeated token starts a new range"``); ``hint`` is the 1-based hint to point to;
-    ``env`` (optional) returns a context manager that both calls run in (e.g. the
-    ``socket.CMSG_*`` of a 32-bit host).
+    ``env`` (optional): ``env(fn)`` returns a context manager that the call of ``fn`` (the
+    learner's function, or the reference) runs in, e.g. the ``socket.CMSG_*`` of a 32-bit
+    host.
     """
 
     args: tuple
     why: str = ""
     hint: int = 0
-    env: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    env: Callable[[Callable], Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,9 @@ class Exercise:
     # ---- running ------------------------------------------------------------------------
     def call(self, fn: Callable, case: tuple, env: Callable | None = None) -> tuple[str, Any]:
         """``("ok", plain outcome)`` or ``("raised", exception name)`` of ``fn`` on one case
-        (inside ``env()`` when given)."""
+        (inside ``env(fn)`` when given)."""
         if env is not None:
-            with env():
+            with env(fn):
                 return self.call(fn, case)
         try:
             args = self.prepare(*case) if self.prepare else copy.deepcopy(case)

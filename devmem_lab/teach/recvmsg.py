@@ -52,16 +52,25 @@ def ancbuf_for(frags: int) -> int:
 
 
 @contextlib.contextmanager
-def _ilp32():
+def _ilp32(fn=None):
     """``socket.CMSG_LEN``/``CMSG_SPACE`` as on a 32-bit host (12-byte cmsghdr, 4-byte
-    alignment), for the duration of one case."""
-    saved = socket.CMSG_LEN, socket.CMSG_SPACE
-    socket.CMSG_LEN = lambda n: 12 + n
-    socket.CMSG_SPACE = lambda n: 12 + ((n + 3) & ~3)
+    alignment), for the duration of one case; also where ``fn``'s module imported them by
+    name (``from socket import CMSG_LEN``)."""
+    fake = {"CMSG_LEN": lambda n: 12 + n, "CMSG_SPACE": lambda n: 12 + ((n + 3) & ~3)}
+    real = {"CMSG_LEN": socket.CMSG_LEN, "CMSG_SPACE": socket.CMSG_SPACE}
+    spaces = [vars(socket)]
+    g = getattr(fn, "__globals__", None)
+    if isinstance(g, dict) and g is not vars(socket):
+        spaces.append(g)
+    saved = [(ns, name, ns[name]) for ns in spaces for name in fake
+             if ns.get(name) is real[name]]
+    for ns, name, _old in saved:
+        ns[name] = fake[name]
     try:
         yield
     finally:
-        socket.CMSG_LEN, socket.CMSG_SPACE = saved
+        for ns, name, old in saved:
+            ns[name] = old
 
 
 def _cm(kind: str, off: int, size: int, token: int = 0, dmabuf_id: int = 0) -> tuple:

@@ -214,7 +214,7 @@ def run_exercise(ns: dict, ex_id: str, names: list[str], case_limit: float = 10.
         if results and results[-1] == ("timeout",):  # one endless loop is enough to know
             results.append(("timeout",))
             continue
-        with env() if env else contextlib.nullcontext():
+        with env(fn) if env else contextlib.nullcontext():
             results.append(_one(ex, fn, args, forbidden, guard_tables, case_limit))
     return {"function": found, "results": results}
 
