@@ -230,6 +230,7 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
     cases = cases_of(s.id)
     shown = len(ex.cases)
     passed, first, timed_out = 0, None, False
+    others: list[str] = []  # the rules the other failing cases are about
     for i, ((args, note, env), got) in enumerate(zip(cases, results)):
         if got == ("timeout",):
             timed_out = True
@@ -247,6 +248,8 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
             where = "a case q.check() shows" if i < shown else "a hidden case"
             first = (f"on {where}, "
                      + ex.explain(name, args, note, got, want).split(" - ", 1)[1])
+        elif note[0] and note[0] not in others:
+            others.append(note[0])
     total = len(cases)
     score = round(passed / total, 4) if total else 0.0
     if passed == total:
@@ -254,8 +257,9 @@ def _judge(nb: str, s: Spec, payload: dict) -> dict:
                     f"{lid}: correct on all {total} cases ({shown} shown by {s.label}.check, "
                     f"{total - shown} hidden)")
     verdict = "timeout" if timed_out else "incorrect"
+    also = f". Other cases that fail: {'; '.join(others[:4])}" if others else ""
     return _row(nb, s.id, verdict, score,
-                f"{lid}: {passed} of {total} cases right; first problem: {first}")
+                f"{lid}: {passed} of {total} cases right; first problem: {first}{also}")
 
 
 def grade_notebook(path: str | os.PathLike, timeout: float = 60, memory: int = 4 << 30,
