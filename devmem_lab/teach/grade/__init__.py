@@ -18,6 +18,13 @@ share of cases right) and a ``message`` the student can act on. How a grade is m
    notebook's output and its ``q`` objects play no part.
 
 Notebooks are graded in parallel (one worker process per core), with a tqdm progress bar.
+
+Limits, on purpose or by nature: the hidden cases ship with the package, so a learner who
+reads them could hard-code answers (a reader of the feedback sees them too); a function whose
+text was copied from the package (or from ``q.solution()``, which the course shows) counts
+as the learner's own code unless it still calls the reference; code in one interpreter
+cannot be fenced off completely, which is why step 2 refuses to grade notebooks that reach
+into the package or the interpreter rather than trying to outwit them.
 """
 
 from __future__ import annotations
