@@ -209,3 +209,14 @@ def test_a_missing_file_gets_a_row(tmp_path):
     rows = grade_notebook(tmp_path / "gone.ipynb")
     assert [(r["exercise"], r["verdict"]) for r in rows] == [("-", "error")]
     assert "cannot read the file" in rows[0]["message"]
+
+
+def test_nbgrader_test_returns_the_share_of_cases_right(capsys):
+    from devmem_lab.teach.grade import nbgrader_test
+
+    assert nbgrader_test("5.1", {"coalesce": own}) == 1.0
+    assert capsys.readouterr().out.startswith("correct: exercise 5.1")
+    assert nbgrader_test("5.1", {"coalesce": lambda t: [(x, 1) for x in t]}) == pytest.approx(
+        4 / 12, abs=1e-4)
+    assert nbgrader_test("5.1", {"coalesce": via_import}) == 0.0
+    assert "the package's own answer" in capsys.readouterr().out
