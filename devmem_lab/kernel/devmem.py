@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dmabuf import DmaBuf
-from .errors import DevmemError
-from .uapi import PAGE_SIZE
+from ..errors import DevmemError
+from ..uapi import PAGE_SIZE
 
 if TYPE_CHECKING:
     from .nic.device import NetDevice
