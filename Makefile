@@ -58,7 +58,7 @@ student: $(LAB_STAMP)
 	$(PY) -m devmem_lab.teach.student notebooks/ $(if $(FORCE),--reset $(FORCE))
 
 ## Regenerate the nbgrader course folder (notebooks/nbgrader) from the solution notebooks
-nbgrader: $(STAMP)
+nbgrader: $(TEST_STAMP)
 	$(PY) -m devmem_lab.teach.grade.nbgrader notebooks notebooks/nbgrader
 
 ## Re-run the solution notebooks in place (after changing devmem_lab)
