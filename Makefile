@@ -12,7 +12,7 @@ TESTENV = MPLBACKEND=Agg
 LESSONS = notebooks/[0-9][0-9]_*.ipynb
 PRISTINE = build/student
 
-.PHONY: install lab test unit browser nbval student execute lint check bench clean
+.PHONY: install lab test unit browser nbval student execute lint check bench clean nbgrader
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ nbval: $(TEST_STAMP)
 ## Regenerate notebooks/student/ (keeps every copy a learner changed; FORCE=NAME resets one)
 student: $(LAB_STAMP)
 	$(PY) -m devmem_lab.teach.student notebooks/ $(if $(FORCE),--reset $(FORCE))
+
+## Regenerate the nbgrader course folder (notebooks/nbgrader) from the solution notebooks
+nbgrader: $(TEST_STAMP)
+	$(PY) -m devmem_lab.teach.grade.nbgrader notebooks notebooks/nbgrader
 
 ## Re-run the solution notebooks in place (after changing devmem_lab)
 execute: $(LAB_STAMP)

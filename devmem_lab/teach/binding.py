@@ -14,7 +14,7 @@ import struct
 
 from .. import uapi
 from ..netlink import wire
-from .check import Exercise
+from .check import Case, Exercise
 
 __all__ = ["bind_rx_attrs", "decode_answer", "q1", "q2"]
 
@@ -58,10 +58,11 @@ def decode_answer(datagram: bytes) -> tuple[int, str | None]:
 
 # ---- cases ---------------------------------------------------------------------------------
 _BIND_CASES = (
-    (2, 7, [15]),
-    (2, 3, [14, 15]),
-    (5, 12, []),          # no queues: the kernel answers EINVAL, but the bytes are still valid
-    (1, 255, [0, 1, 2, 3]),
+    Case((2, 7, [15]), "ifindex, fd, then one queues nest (NLA_F_NESTED) with id then type", 2),
+    Case((2, 3, [14, 15]), "one NETDEV_A_DMABUF_QUEUES nest per queue, in order", 2),
+    # no queues: the kernel answers EINVAL, but the bytes are still valid
+    Case((5, 12, []), "no queues: only the ifindex and fd attributes, no empty nest", 2),
+    Case((1, 255, [0, 1, 2, 3]), "four queues, four nests; the queue type is rx (0)", 2),
 )
 
 _REQ = wire.pack_genlmsg(0x1D, wire.NLM_F_REQUEST | wire.NLM_F_ACK, 1, 0,
@@ -77,12 +78,18 @@ def _error(err: int, msg: str | None = None, offset: int | None = None,
 _REPLY = wire.pack_genlmsg(0x1D, 0, 1, 4321, uapi.NETDEV_CMD_BIND_RX, 1,
                            wire.pack_attr(uapi.NETDEV_A_DMABUF_ID, _U32.pack(1)))
 _ANSWER_CASES = (
-    (_REPLY + wire.pack_error(0, _REQ, pid=4321, capped=True),),         # reply, then the ack
-    (_error(errno.EINVAL, "tcp-data-split is disabled"),),
-    (_error(errno.EEXIST, "designated queue already memory provider bound"),),
-    (_error(errno.EINVAL, offset=48),),                                  # bad-attr, no message
-    (_error(errno.ERANGE, "rx queue index out of range", capped=False),),  # request echoed
-    (_error(errno.EINVAL, "tcp-data-split is disabled")[:30],),         # truncated: ValueError
+    Case((_REPLY + wire.pack_error(0, _REQ, pid=4321, capped=True),),
+         "a data reply, then the ack (error 0): no error, (0, None)", 1),
+    Case((_error(errno.EINVAL, "tcp-data-split is disabled"),),
+         "NLMSG_ERROR carries -EINVAL: return the positive errno and the extack message", 2),
+    Case((_error(errno.EEXIST, "designated queue already memory provider bound"),),
+         "the message is the NUL-terminated NLMSGERR_ATTR_MSG", 2),
+    Case((_error(errno.EINVAL, offset=48),),
+         "an extack with only a bad-attribute offset has no message: None", 2),
+    Case((_error(errno.ERANGE, "rx queue index out of range", capped=False),),
+         "without NLM_F_CAPPED the whole request is echoed before the extack", 2),
+    Case((_error(errno.EINVAL, "tcp-data-split is disabled")[:30],),
+         "nlmsg_len runs past the end of the datagram: truncated, raise ValueError", 3),
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 
 from .. import Lab, uapi
-from .check import Exercise
+from .check import Case, Exercise
 from .scenario import devmem_server, ncdevmem_payload
 
 __all__ = ["expected", "q1", "q2", "receive", "receive_outcome"]
@@ -59,11 +59,26 @@ def receive(conn, dmabuf, binding_id: int) -> bytes:
 
 
 # ---- q2 scenario: a fresh lab per call ------------------------------------------------------
-def _prepare(nbytes: int, niovs: int, linear: int) -> tuple:
+MSS = 1428  # payload bytes per segment on the emulated link (MTU 1500, IPv6, TCP timestamps)
+
+
+def _prepare(nbytes: int, niovs: int, linear: int, twist: str = "") -> tuple:
+    """A connection that delivered ``nbytes`` of the ``-v 7`` pattern, and what to pass.
+
+    ``linear``: payload bytes the NIC leaves in the header buffer of every packet.
+    ``twist``: ``"unsteered"`` (the flow goes to a port no ntuple rule steers, so it lands
+    on an RSS queue with host pages) or ``"other binding"`` (the binding id passed in is
+    not the one the fragments carry).
+    """
     srv = devmem_server(Lab(seed=0), niovs=niovs)
     srv.host.nic.hds_linear_bytes = linear
+    if twist == "unsteered":
+        other = srv.host.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        other.bind(("::", srv.port + 1))
+        other.listen()
+        srv.listener, srv.port = other, srv.port + 1
     conn = srv.connect(ncdevmem_payload(nbytes, 7))
-    return conn, srv.dmabuf, srv.binding_id
+    return conn, srv.dmabuf, srv.binding_id + (1 if twist == "other binding" else 0)
 
 
 def receive_outcome(result: bytes, args: tuple) -> dict:
@@ -76,19 +91,48 @@ def receive_outcome(result: bytes, args: tuple) -> dict:
 
 
 def _show_scenario(case: tuple) -> str:
-    nbytes, niovs, linear = case
-    extra = f", NIC leaves {linear} payload bytes linear" if linear else ""
+    nbytes, niovs, linear, *twist = case
+    extra = f", NIC leaves {linear} payload bytes per packet linear" if linear else ""
+    if twist and twist[0] == "unsteered":
+        extra += ", flow not steered to the bound queue"
+    elif twist and twist[0] == "other binding":
+        extra += ", binding_id is not the id the fragments carry"
     return f"(<{nbytes} bytes sent, {niovs}-page dma-buf{extra}>)"
+
+
+_RECEIVE_CASES = (
+    Case((20_000, 64, 0), "the whole stream, in order, every token returned", 2),
+    Case((0, 64, 0), "the peer sent nothing: the first read returns no data, so return b''", 1),
+    Case((400_000, 64, 0), ("the stream needs ~280 net_iovs and the dma-buf has 64: tokens "
+                            "must go back after every read or the NIC runs dry"), 3),
+    Case((28 * MSS, 64, 100), ("each packet's first 100 payload bytes are linear: they come "
+                               "from the front of data, before that packet's fragment"), 2),
+    Case((30_000, 64, 100), ("the stream's 12-byte tail lies wholly in the header buffer, so "
+                             "the last read has no devmem cmsg; ncdevmem stops there with "
+                             "'flow steering error' (raise ValueError)"), 4),
+    Case((20_000, 64, 0, "unsteered"), ("a flow that no ntuple rule steers lands on a queue "
+                                        "with host pages: no devmem cmsg, raise ValueError"), 4),
+    Case((20_000, 64, 0, "other binding"), ("every fragment carries dmabuf_id 1, not the id "
+                                            "passed in: raise ValueError"), 2),
+)
 
 
 q1 = Exercise(
     label="q1",
     reference=expected,
-    cases=((0, 14, 7), (5, 10, 7), (0, 0, 7), (1000, 20, 256), (3, 4, 2)),
+    cases=(
+        Case((0, 14, 7), "from the start of the stream: 01 02 03 04 05 06 0a, twice", 1),
+        Case((5, 10, 7), "stream byte 5 comes first: the pattern depends on offset + i", 2),
+        Case((0, 0, 7), "no bytes asked for: b''", 0),
+        Case((1000, 20, 256), "with -v 256 the seed wraps at 256, so 0 (0x0a) appears once", 1),
+        Case((3, 4, 2), "with -v 2 every other byte is the 0 that becomes 0x0a", 1),
+    ),
     hints=(
         ("Byte i of the stream (from 0) expects seed = (i + 1) % v, and '\\n' (10) where "
         "that is 0."),
-        "bytes(((offset + i + 1) % v) or 10 for i in range(n))",
+        ("The k-th byte you return is stream byte offset + k. Work one by hand: offset 5, "
+        "v 7 starts with (5 + 1) % 7 = 6, then (6 + 1) % 7 = 0, which is sent as 10. "
+        "bytes() takes any sequence of ints 0..255."),
     ),
     solution_code='''
 def expected(offset, n, v):
@@ -99,7 +143,7 @@ def expected(offset, n, v):
 q2 = Exercise(
     label="q2",
     reference=receive,
-    cases=((20_000, 64, 0), (0, 64, 0), (400_000, 64, 0), (30_000, 64, 100)),
+    cases=_RECEIVE_CASES,
     prepare=_prepare,
     outcome=receive_outcome,
     show=_show_scenario,
@@ -112,6 +156,9 @@ q2 = Exercise(
         ("400 000 bytes need about 280 net_iovs and the dma-buf has 64: return each call's "
         "tokens with conn.setsockopt(socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, "
         "uapi.pack_tokens(tokens)) or the NIC runs dry."),
+        ("A read whose ancdata holds no devmem cmsg at all means the bytes came through host "
+        "pages: the flow was not steered (or a segment fitted wholly in the header buffer). "
+        "ncdevmem treats it as an error ('flow steering error'): raise ValueError."),
     ),
     solution_code='''
 def receive(conn, dmabuf, binding_id):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import uapi
-from .check import Exercise
+from .check import Case, Exercise
 
 __all__ = ["parse_for_arch", "q1", "q2", "q3", "reassemble", "unpack_cmsg"]
 
@@ -75,11 +75,12 @@ def _c(off, size, token=0, did=0, flags=0) -> bytes:
 
 
 _UNPACK_CASES = (
-    (_c(8192, 1428, 3, 1),),
-    (_c(0, 0, 0, 0),),                          # a LINEAR cmsg with nothing set
-    (_c(2**40 + 4096, 4096, 2**31 - 1, 7),),    # frag_offset needs all 64 bits
-    (_c(4096, 10, 1, 1)[:20],),                 # truncated: ValueError
-    (_c(4096, 10, 1, 1) + b"\0\0\0\0",),        # too long: ValueError
+    Case((_c(8192, 1428, 3, 1),), "the five fields in order, as a tuple", 1),
+    Case((_c(0, 0, 0, 0),), "a LINEAR cmsg with nothing set: all zero", 1),
+    Case((_c(2**40 + 4096, 4096, 2**31 - 1, 7),), "frag_offset is a u64: it needs all 64 bits",
+         1),
+    Case((_c(4096, 10, 1, 1)[:20],), "20 bytes: truncated, raise ValueError", 2),
+    Case((_c(4096, 10, 1, 1) + b"\0\0\0\0",), "28 bytes: not exactly 24, raise ValueError", 2),
 )
 
 
@@ -90,15 +91,24 @@ def _anc(kind: str, arch: str, payload: bytes) -> tuple:
 
 
 _PARSE_CASES = (
-    ([_anc("dmabuf", "x86_64", _c(0, 4096, 1, 1))], "x86_64"),
-    ([], "x86_64"),
-    ([_anc("linear", "x86_64", _c(0, 100)), _anc("dmabuf", "x86_64", _c(4096, 1328, 2, 1)),
-      _anc("dmabuf", "x86_64", _c(8192, 1428, 3, 1))], "x86_64"),
-    ([_anc("dmabuf", "sparc64", _c(0, 1, 1, 2)), _anc("linear", "sparc64", _c(0, 5))], "sparc64"),
-    ([_anc("dmabuf", "parisc", _c(4096, 9, 4, 1))], "parisc"),
-    ([_anc("dmabuf", "x86_64", _c(0, 4096, 1, 1))], "sparc64"),     # x86 numbers on sparc
-    ([_anc("dmabuf", "x86_64", _c(0, 4096, 1, 1)[:16])], "x86_64"),  # truncated
-    ([(41, 67, bytes(24))], "x86_64"),                                # IPV6_TCLASS-like cmsg
+    Case(([_anc("dmabuf", "x86_64", _c(0, 4096, 1, 1))], "x86_64"),
+         "one SCM_DEVMEM_DMABUF: ('dmabuf', fields)", 2),
+    Case(([], "x86_64"), "no cmsgs: []", 2),
+    Case(([_anc("linear", "x86_64", _c(0, 100)), _anc("dmabuf", "x86_64", _c(4096, 1328, 2, 1)),
+           _anc("dmabuf", "x86_64", _c(8192, 1428, 3, 1))], "x86_64"),
+         "'linear' and 'dmabuf' kinds, in order", 2),
+    Case(([_anc("dmabuf", "sparc64", _c(0, 1, 1, 2)), _anc("linear", "sparc64", _c(0, 5))],
+          "sparc64"), "sparc64 numbers SOL_SOCKET and SCM_DEVMEM_* its own way", 1),
+    Case(([_anc("dmabuf", "parisc", _c(4096, 9, 4, 1))], "parisc"),
+         "parisc numbers them differently again", 1),
+    Case(([_anc("dmabuf", "x86_64", _c(0, 4096, 1, 1))], "sparc64"),
+         "x86_64 numbers are not devmem cmsgs on sparc64: raise ValueError", 1),
+    Case(([_anc("dmabuf", "x86_64", _c(0, 4096, 1, 1)[:16])], "x86_64"),
+         "16 bytes of cmsg data: truncated, raise ValueError", 2),
+    Case(([(41, 67, bytes(24))], "x86_64"), "an IPv6 cmsg is not a devmem one: raise ValueError",
+         2),
+    Case(([(41, 79, _c(0, 1, 1, 1))], "x86_64"),
+         "type 79 at level 41 (IPPROTO_IPV6) is not SCM_DEVMEM_DMABUF: the level counts", 2),
 )
 
 
@@ -109,13 +119,20 @@ def _frag_buf() -> bytes:
 _BUF = _frag_buf()
 _D = uapi.DmabufCmsg
 _REASM_CASES = (
-    (bytes(1428), [("dmabuf", _D(4096, 1428, 1, 1))], _BUF),
-    (b"GET /x", [], _BUF),                                            # ordinary read
-    (b"HEAD" + bytes(200), [("linear", _D(0, 4, 0, 0)), ("dmabuf", _D(100, 200, 1, 1))], _BUF),
-    (b"", [], _BUF),
-    (b"ab" + bytes(20), [("linear", _D(0, 2, 0, 0)), ("dmabuf", _D(8192, 0, 1, 1)),
-                          ("dmabuf", _D(10, 20, 2, 1))], _BUF),       # zero-length frag
-    (b"xyz" + bytes(30), [("linear", _D(0, 3, 0, 0)), ("dmabuf", _D(4090, 30, 1, 1))], _BUF),
+    Case((bytes(1428), [("dmabuf", _D(4096, 1428, 1, 1))], _BUF),
+         "one fragment: dmabuf[frag_offset:frag_offset + frag_size]", 2),
+    Case((b"GET /x", [], _BUF), "no cmsgs: an ordinary read, data is the payload", 3),
+    Case((b"HEAD" + bytes(200), [("linear", _D(0, 4, 0, 0)), ("dmabuf", _D(100, 200, 1, 1))],
+          _BUF), "linear bytes come from the front of data, then the fragment", 2),
+    Case((b"", [], _BUF), "nothing read: b''", 3),
+    Case((b"ab" + bytes(20), [("linear", _D(0, 2, 0, 0)), ("dmabuf", _D(8192, 0, 1, 1)),
+                              ("dmabuf", _D(10, 20, 2, 1))], _BUF),
+         "a zero-length fragment adds nothing", 1),
+    Case((b"xyz" + bytes(30), [("linear", _D(0, 3, 0, 0)), ("dmabuf", _D(4090, 30, 1, 1))],
+          _BUF), "a fragment may cross a page boundary of the dma-buf", 2),
+    Case((b"abcdef", [("linear", _D(0, 2, 0, 0)), ("dmabuf", _D(0, 3, 1, 1)),
+                      ("linear", _D(0, 4, 0, 0))], _BUF),
+         "a second linear cmsg takes the next bytes of data, not the first ones", 2),
 )
 
 

@@ -9,10 +9,11 @@ the return value counts linear and dmabuf bytes; each fragment needs one
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 from .. import uapi
-from .check import Exercise
+from .check import Case, Exercise
 
 __all__ = ["ancbuf_for", "count_bytes", "q1", "q2"]
 
@@ -50,19 +51,47 @@ def ancbuf_for(frags: int) -> int:
         uapi.DMABUF_CMSG_SIZE)
 
 
+@contextlib.contextmanager
+def _ilp32(fn=None):
+    """``socket.CMSG_LEN``/``CMSG_SPACE`` as on a 32-bit host (12-byte cmsghdr, 4-byte
+    alignment), for the duration of one case; also where ``fn``'s module imported them by
+    name (``from socket import CMSG_LEN``)."""
+    fake = {"CMSG_LEN": lambda n: 12 + n, "CMSG_SPACE": lambda n: 12 + ((n + 3) & ~3)}
+    real = {"CMSG_LEN": socket.CMSG_LEN, "CMSG_SPACE": socket.CMSG_SPACE}
+    spaces = [vars(socket)]
+    g = getattr(fn, "__globals__", None)
+    if isinstance(g, dict) and g is not vars(socket):
+        spaces.append(g)
+    saved = [(ns, name, ns[name]) for ns in spaces for name in fake
+             if ns.get(name) is real[name]]
+    for ns, name, _old in saved:
+        ns[name] = fake[name]
+    try:
+        yield
+    finally:
+        for ns, name, old in saved:
+            ns[name] = old
+
+
 def _cm(kind: str, off: int, size: int, token: int = 0, dmabuf_id: int = 0) -> tuple:
     ctype = uapi.SCM_DEVMEM_DMABUF if kind == "dmabuf" else uapi.SCM_DEVMEM_LINEAR
     return (uapi.SOL_SOCKET, ctype, uapi.DmabufCmsg(off, size, token, dmabuf_id).pack())
 
 
 _COUNT_CASES = (
-    (bytes(4096), [_cm("dmabuf", 0, 4096, 1, 1)]),
-    (b"plain bytes", []),                                              # an ordinary read
-    (bytes(300), [_cm("linear", 0, 100), _cm("dmabuf", 8192, 200, 2, 1)]),
-    (bytes(2856), [_cm("dmabuf", 0, 1428, 1, 1), _cm("dmabuf", 4096, 1428, 2, 1)]),
-    (b"", []),
-    (bytes(10), [_cm("dmabuf", 0, 0, 1, 1), _cm("linear", 0, 10)]),    # a zero-length frag
-    (bytes(24), [(uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF, bytes(20))]),  # truncated cmsg
+    Case((bytes(4096), [_cm("dmabuf", 0, 4096, 1, 1)]), "one dmabuf fragment of 4096 bytes", 1),
+    Case((b"plain bytes", []), "no devmem cmsg: an ordinary read, every byte linear", 2),
+    Case((bytes(300), [_cm("linear", 0, 100), _cm("dmabuf", 8192, 200, 2, 1)]),
+         "100 linear bytes, then a 200-byte fragment", 1),
+    Case((bytes(2856), [_cm("dmabuf", 0, 1428, 1, 1), _cm("dmabuf", 4096, 1428, 2, 1)]),
+         "two fragments add up", 1),
+    Case((b"", []), "nothing read: (0, 0)", 2),
+    Case((bytes(10), [_cm("dmabuf", 0, 0, 1, 1), _cm("linear", 0, 10)]),
+         "a zero-length fragment counts 0", 1),
+    Case((bytes(24), [(uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF, bytes(20))]),
+         "a truncated cmsg (20 bytes, not 24): raise ValueError", 3),
+    Case((bytes(100), [_cm("dmabuf", 0, 4096, 1, 1)]),
+         "the cmsgs describe 4096 bytes but recvmsg returned 100: raise ValueError", 3),
 )
 
 q1 = Exercise(
@@ -91,7 +120,15 @@ def count_bytes(data, ancdata):
 q2 = Exercise(
     label="q2",
     reference=ancbuf_for,
-    cases=((1,), (0,), (2,), (100,), (2000,)),
+    cases=(
+        Case((1,), "one cmsg: CMSG_LEN(24)", 1),
+        Case((0,), "no fragments need no buffer: 0", 1),
+        Case((2,), "two: CMSG_SPACE(24) for the first, CMSG_LEN(24) for the last", 1),
+        Case((100,), "100 cmsgs", 1),
+        Case((2000,), "2000 cmsgs (ncdevmem's 80000-byte buffer holds 2000)", 1),
+        Case((3,), ("on a 32-bit host (12-byte cmsghdr) CMSG_LEN(24) is 36, not 40: use "
+                    "socket.CMSG_LEN and socket.CMSG_SPACE"), 2, env=_ilp32),
+    ),
     hints=(
         ("socket.CMSG_LEN(n) is the header plus n data bytes; socket.CMSG_SPACE(n) adds the "
         "padding that the next cmsg needs in front of it."),

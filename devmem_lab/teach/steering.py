@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 
-from .check import Exercise
+from .check import Case, Exercise
 
 __all__ = ["devmem_setup", "q1", "steering_outcome"]
 
@@ -82,7 +82,12 @@ _ADDR = "2001:db8::1"
 q1 = Exercise(
     label="q1",
     reference=devmem_setup,
-    cases=(("eth1", 15, _ADDR, 5201), ("eth1", 8, _ADDR, 9000), ("eth1", 1, _ADDR, 5201)),
+    cases=(
+        Case(("eth1", 15, _ADDR, 5201), ("header split on with hds-thresh 0, ntuple on, RSS on "
+             "queues 0..14, a tcp6 rule for the port: bind-rx accepts queue 15"), 2),
+        Case(("eth1", 8, _ADDR, 9000), "queue 8: RSS spreads over queues 0..7 only", 2),
+        Case(("eth1", 1, _ADDR, 5201), "queue 1: every other flow lands on queue 0", 3),
+    ),
     outcome=steering_outcome,
     hints=(
         ("Four commands, in the order Documentation/networking/devmem.rst gives them: rings "

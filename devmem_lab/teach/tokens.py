@@ -11,7 +11,7 @@ and :func:`devmem_lab.uapi.pack_tokens`.
 from __future__ import annotations
 
 from .. import uapi
-from .check import Exercise
+from .check import Case, Exercise
 
 __all__ = ["coalesce", "dontneed_batches", "q1", "q2"]
 
@@ -44,17 +44,25 @@ def dontneed_batches(tokens: list[int]) -> list[bytes]:
 
 
 _COALESCE_CASES = (
-    ([7, 8, 9, 12],), ([],), ([3, 2],), (list(range(1, 301)),), ([5],),
-    ([1, 2, 2, 3],), ([10, 11, 1, 2, 3, 12],),
+    Case(([7, 8, 9, 12],), "7, 8, 9 are consecutive: one range (7, 3), then (12, 1)", 1),
+    Case(([],), "no tokens, no ranges: []", 0),
+    Case(([3, 2],), "3 then 2 is not consecutive in the order given: two ranges", 2),
+    Case((list(range(1, 301)),), "300 consecutive tokens are one range (1, 300)", 1),
+    Case(([5],), "one token is one range of count 1", 1),
+    Case(([1, 2, 2, 3],), "a repeated token starts a new range", 2),
+    Case(([10, 11, 1, 2, 3, 12],), "order is kept: (10, 2), (1, 3), then (12, 1)", 2),
 )
 
 _BATCH_CASES = (
-    ([1, 2, 3],),
-    ([],),
-    (list(range(1, 600, 2)),),          # 300 ranges of one: 128 + 128 + 44
-    (list(range(1, 3001)),),            # one range of 3000: 1024 + 1024 + 952
-    (list(range(1, 129, 2)) + list(range(200, 1300)),),   # 64 singles, then a long range
-    ([9, 8, 7],),
+    Case(([1, 2, 3],), "one range fits in one value", 1),
+    Case(([],), "no tokens, no setsockopt: []", 3),
+    Case((list(range(1, 600, 2)),), "300 ranges of one token: at most 128 per value, so "
+         "128 + 128 + 44", 2),
+    Case((list(range(1, 3001)),), "one range of 3000 tokens: at most 1024 tokens per value, "
+         "so it is split 1024 + 1024 + 952", 2),
+    Case((list(range(1, 129, 2)) + list(range(200, 1300)),), "64 single tokens leave room "
+         "for 960 more: the long range is split across two values, not moved whole", 2),
+    Case(([9, 8, 7],), "ranges keep their order: (9, 1), (8, 1), (7, 1)", 1),
 )
 
 
@@ -82,8 +90,9 @@ q1 = Exercise(
     cases=_COALESCE_CASES,
     show=_show_tokens,
     hints=(
-        ("Keep a list of [start, count]; a token extends the last range only if it equals "
-        "start + count of that range."),
+        ("Keep a list of (start, count) tuples; a token extends the last range only if it "
+        "equals start + count of that range: replace that tuple with (start, count + 1). "
+        "Tuples, not lists: the check compares with [(7, 3), (12, 1)]."),
         ("Order matters: [3, 2] is two ranges, (3, 1) then (2, 1). A repeated token starts a "
         "new range too."),
     ),
