@@ -34,7 +34,7 @@ def _imports(path: Path) -> set[str]:
     anywhere in the file: inside functions and ``if TYPE_CHECKING:`` blocks too."""
     rel = path.relative_to(PKG.parent).with_suffix("")
     parts = list(rel.parts)
-    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    package = parts[:-1]  # the package a relative import starts from (also for __init__)
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
