@@ -732,6 +732,8 @@ class TcpSocket(_Socket):
         """
         if flags & uapi.MSG_ERRQUEUE:  # tcp_recvmsg: inet_recv_error (zerocopy.py)
             self._check_open()
+            if self._timeout:  # socket.recvmsg with a timeout polls for readability first
+                self._wait(lambda: bool(self._zc and self._zc.errqueue), "recvmsg(MSG_ERRQUEUE)")
             return errqueue_recvmsg(self._zc, self.family, bufsize, ancbufsize)
         self._check_recvmsg(bufsize, ancbufsize, flags)
         copied, linear, ancdata = self._recvmsg_locked(bufsize, ancbufsize, flags)

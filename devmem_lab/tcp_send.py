@@ -18,7 +18,10 @@ Models ``net/ipv4/tcp.c`` ``tcp_sendmsg_locked`` in the order of Linux 6.18:
    offset at or past its end).
 
 Every error applies only if nothing was queued yet; otherwise sendmsg returns the bytes queued
-(a short count) and the rest of the call is dropped. A call that queued nothing gives its
+(a short count) and the rest of the call is dropped. A fault trims back the step it happened
+in (``skb_zerocopy_iter_stream``, ``skb_do_copy_data_nocache``): a whole skb (about 64 KiB)
+for zerocopy and devmem sends, a page frag (32 KiB, counted from the start of the call: the
+frag's real offset is not modelled) for copied ones. A call that queued nothing gives its
 notification id back. Not modelled: send-buffer limits (the queue takes everything),
 MSG_FASTOPEN, timestamping cmsgs (EINVAL here).
 """
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["cmsg_send", "sendmsg", "set_zerocopy"]
 
 _SO_MARK = 36
+COPY_STEP = 32768  # a copy step fills at most one page frag (SKB_FRAG_PAGE_ORDER: 32 KiB)
 _SCM_RIGHTS, _SCM_CREDENTIALS = 1, 2
 
 
@@ -186,9 +190,13 @@ def _queue(sock: TcpSocket, bufs: list, binding, pinned: bool) -> int:
             starts.append(sock._write_seq)
             sock._write_seq += n
         return err
+    pieces, err = [], 0
     for b in bufs:
         if isinstance(b, uapi.DmabufIov):  # iov_base = an offset: no user memory there
-            return errno.EFAULT if b.length else 0
+            if b.length:
+                err = errno.EFAULT
+                break
+            continue
         if not b.nbytes:
             continue
         if pinned and not b.readonly:
@@ -197,10 +205,28 @@ def _queue(sock: TcpSocket, bufs: list, binding, pinned: bool) -> int:
             piece = b  # immutable: no copy needed
         else:
             piece = memoryview(bytes(b))  # the kernel copies
+        pieces.append(piece)
+    if err:  # the step that faulted is trimmed back: only whole earlier steps stay
+        step = size_goal(sock.mss) if pinned else COPY_STEP
+        keep = sum(p.nbytes for p in pieces) // step * step
+        pieces = _cut(pieces, keep)
+    for piece in pieces:
         chunks.append(piece)
         starts.append(sock._write_seq)
-        sock._write_seq += b.nbytes
-    return 0
+        sock._write_seq += piece.nbytes
+    return err
+
+
+def _cut(pieces: list, keep: int) -> list:
+    out = []
+    for p in pieces:
+        if keep <= 0:
+            break
+        if p.nbytes > keep:
+            p = TxRegion(p.mem[:keep], p.stats) if isinstance(p, TxRegion) else p[:keep]
+        out.append(p)
+        keep -= p.nbytes
+    return out
 
 
 def route_for(family: int, addr: str) -> str:
