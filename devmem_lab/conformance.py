@@ -714,33 +714,33 @@ def so_zerocopy_udp(host):
 
 def dmabuf_cmsg_ordinary_send(host):
     """An SCM_DEVMEM_DMABUF cmsg on a send without MSG_ZEROCOPY: EINVAL."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(7)), 0)
 
 
 def dmabuf_cmsg_no_so_zerocopy(host):
     """The cmsg with MSG_ZEROCOPY but SO_ZEROCOPY off: EINVAL."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(7)), ZC)
 
 
 def dmabuf_cmsg_unknown_id(host):
     """MSG_ZEROCOPY + SO_ZEROCOPY with an id no binding has: EINVAL (net_devmem_get_binding)."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
         return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(UNKNOWN_TX_ID)), ZC)
 
 
 def dmabuf_cmsg_wrong_length(host):
     """The cmsg with 8 bytes of data (cmsg_len != CMSG_LEN(4)): EINVAL."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
         return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(struct.pack("=Q", 7)), ZC)
 
 
 def dmabuf_cmsg_id_zero(host):
     """Dma-buf id 0 means "not devmem": an ordinary MSG_ZEROCOPY send, all 10 bytes."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
         return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(0)), ZC)
 
@@ -757,19 +757,19 @@ def dmabuf_cmsg_unconnected(host):
 
 def unknown_sol_socket_cmsg(host):
     """A SOL_SOCKET cmsg type __sock_cmsg_send does not know: EINVAL."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         return cs.sendmsg([b"m"], [(S, 1234, struct.pack("=I", 1))], 0)
 
 
 def dmabuf_iov_without_cmsg(host):
     """DmabufIov(0, 10) without the cmsg: iov_base 0 is a NULL user pointer, EFAULT."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         return cs.sendmsg([uapi.DmabufIov(0, 10)], [], 0)
 
 
 def dmabuf_iov_unknown_id(host):
     """DmabufIov buffers with an unknown id: EINVAL before any offset is looked at."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
         return cs.sendmsg([uapi.DmabufIov(0, 10)],
                           _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(UNKNOWN_TX_ID)), ZC)
@@ -777,7 +777,7 @@ def dmabuf_iov_unknown_id(host):
 
 def errqueue_empty(host):
     """recvmsg(MSG_ERRQUEUE) with nothing queued: EAGAIN, even on a blocking socket."""
-    with _loopback_pair(host) as (cs, conn):
+    with _loopback_pair(host) as (cs, _conn):
         cs.settimeout(None)
         return cs.recvmsg(0, 100, uapi.MSG_ERRQUEUE)
 

@@ -27,7 +27,6 @@ from collections import deque
 from dataclasses import dataclass
 
 from . import uapi
-from .errors import DevmemError
 
 __all__ = ["BYTE_LIMIT", "Uarg", "ZerocopyState", "errqueue_recvmsg"]
 

@@ -11,7 +11,7 @@ import socket
 import struct
 
 import pytest
-from conftest import PORT, bind, connect, steer
+from conftest import bind, connect, steer
 
 from devmem_lab import Lab, uapi
 from devmem_lab.devmem_tx import size_goal
@@ -33,7 +33,7 @@ def tx_setup(lab=None, size=SIZE, family=socket.AF_INET6, rcvbuf=None):
     buf[:] = bytes((i * 7 + i // 251) % 256 for i in range(size))
     nl = Netdev(cli.netlink())
     tx_id = nl.bind_tx(cli.if_nametoindex("eth1"), fd)["id"]
-    ls, cs, conn = connect(lab, family=family, rcvbuf=rcvbuf)
+    _ls, cs, conn = connect(lab, family=family, rcvbuf=rcvbuf)
     cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
     anc = [(S, uapi.SCM_DEVMEM_DMABUF, pack_tx_dmabuf_id(tx_id))]
     return lab, buf, nl, tx_id, cs, conn, anc
@@ -134,7 +134,7 @@ def test_so_zerocopy_takes_0_or_1_like_the_kernel():
 
 # ---- sendmsg from the dma-buf ----------------------------------------------------------------
 def test_the_wire_carries_the_dma_buf_bytes_at_the_offsets_given():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup()
+    lab, buf, _nl, _tx_id, cs, conn, anc = tx_setup()
     iovs = [DmabufIov(0, 100), DmabufIov(4000, 200), DmabufIov(SIZE - 50, 50)]
     assert cs.sendmsg(iovs, anc, ZC) == 350
     want = buf[0:100] + buf[4000:4200] + buf[SIZE - 50:SIZE]
@@ -182,7 +182,7 @@ def test_send_errors_in_kernel_order():
 
 
 def test_a_route_through_another_device_is_enodev():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup()
+    lab, _buf, _nl, _tx_id, _cs, _conn, anc = tx_setup()
     cli = lab.client
     ls = cli.socket(socket.AF_INET)
     ls.bind(("127.0.0.1", 6000))
@@ -196,7 +196,7 @@ def test_a_route_through_another_device_is_enodev():
 
 
 def test_unconnected_socket_order_cmsg_error_comes_after_the_connection_check():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup()
+    lab, _buf, _nl, _tx_id, _cs, _conn, _anc = tx_setup()
     u = lab.client.socket(socket.AF_INET)
     u.setsockopt(S, uapi.SO_ZEROCOPY, 1)
     with pytest.raises(OSError) as e:  # the cmsg error waits: EPIPE first
@@ -211,7 +211,7 @@ def test_unconnected_socket_order_cmsg_error_comes_after_the_connection_check():
 
 
 def test_dmabuf_iov_in_an_ordinary_send_is_efault():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup()
+    _lab, _buf, _nl, _tx_id, cs, _conn, _anc = tx_setup()
     with pytest.raises(OSError) as e:  # iov_base = 0: no user memory there
         cs.sendmsg([DmabufIov(0, 10)], [], ZC)
     assert e.value.errno == errno.EFAULT
@@ -222,7 +222,7 @@ def test_dmabuf_iov_in_an_ordinary_send_is_efault():
 
 
 def test_binding_closed_refuses_new_sends_but_queued_data_still_goes():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
+    lab, buf, nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
     n = cs.sendmsg([DmabufIov(0, 60000)], anc, ZC)
     assert n == 60000
     nl.close()  # the binding dies with its netlink socket...
@@ -237,7 +237,7 @@ def test_binding_closed_refuses_new_sends_but_queued_data_still_goes():
 def test_a_region_changed_before_its_completion_sends_the_new_bytes():
     """The receiver's window is small, so most of the send waits in the queue; the NIC reads
     the dma-buf only when it transmits."""
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
+    lab, buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
     buf[:65536] = b"A" * 65536
     assert cs.sendmsg([DmabufIov(0, 65536)], anc, ZC) == 65536
     sent_now = cs.snd_nxt
@@ -255,13 +255,13 @@ def test_device_to_device_into_a_devmem_rx_queue():
     steer(srv)
     rx_fd = srv.udmabuf_create(SIZE)
     binding = bind(srv, rx_fd, [15])
-    lab2, buf, nl, tx_id, cs, conn, anc = tx_setup(lab)
+    lab, buf, _nl, _tx_id, cs, conn, anc = tx_setup(lab)
     total = 3 * 4096 + 123
     assert cs.sendmsg([DmabufIov(4096, total)], anc, ZC) == total
     rx = mmap.mmap(rx_fd, SIZE)
     got = b""
     while len(got) < total:
-        data, ancdata, _, _ = conn.recvmsg(total, 4096, uapi.MSG_SOCK_DEVMEM)
+        _data, ancdata, _, _ = conn.recvmsg(total, 4096, uapi.MSG_SOCK_DEVMEM)
         for kind, cm in uapi.parse_cmsgs(ancdata):
             assert kind == "dmabuf" and cm.dmabuf_id == binding.id
             got += rx[cm.frag_offset:cm.frag_offset + cm.frag_size]
@@ -270,7 +270,7 @@ def test_device_to_device_into_a_devmem_rx_queue():
 
 # ---- completions -----------------------------------------------------------------------------
 def test_completions_coalesce_when_not_read_in_between():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup()
+    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup()
     for i in range(3):
         cs.sendmsg([DmabufIov(i * 4096, 1000)], anc, ZC)
     recv_exactly(conn, 3000)
@@ -283,7 +283,7 @@ def test_completions_coalesce_when_not_read_in_between():
 
 
 def test_errqueue_cmsg_layout_and_truncation():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup(family=socket.AF_INET)
+    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup(family=socket.AF_INET)
     for ancbuf, want_len, trunc in ((100, 32, 0), (40, 24, uapi.MSG_CTRUNC),
                                     (20, 4, uapi.MSG_CTRUNC), (0, None, uapi.MSG_CTRUNC)):
         cs.sendmsg([DmabufIov(0, 10)], anc, ZC)
@@ -351,7 +351,7 @@ def test_pinned_user_buffer_is_read_at_transmit_time():
 
 
 def test_calls_queued_behind_a_full_window_share_one_notification():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
+    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
     for i in range(4):  # the first fills the window (16 KiB) and goes out; the next three
         cs.sendmsg([DmabufIov(i * 16384, 16384)], anc, ZC)  # wait, merged into one
     assert cs._zc.in_flight == [(0, 0), (1, 3)]
@@ -361,13 +361,13 @@ def test_calls_queued_behind_a_full_window_share_one_notification():
 
 
 def test_reset_completes_everything_and_close_drops_completions():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
+    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
     cs.sendmsg([DmabufIov(0, 60000)], anc, ZC)
     lab.run(0.001)
     conn.close()  # unread data: RST; the sender's write queue is purged
     lab.run(0.001)
     assert completions(cs) == [(0, 0, 0)]
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
+    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
     cs.sendmsg([DmabufIov(0, 60000)], anc, ZC)
     cs.close()
     with pytest.raises(OSError) as e:
@@ -376,7 +376,7 @@ def test_reset_completes_everything_and_close_drops_completions():
 
 
 def test_qstats_count_the_sent_packets():
-    lab, buf, nl, tx_id, cs, conn, anc = tx_setup()
+    _lab, _buf, nl, _tx_id, cs, conn, anc = tx_setup()
     before = nl.qstats_get(2)
     cs.sendmsg([DmabufIov(0, 20000)], anc, ZC)
     recv_exactly(conn, 20000)

@@ -13,8 +13,7 @@ import pytest
 
 from devmem_lab import uapi
 from devmem_lab.netlink import wire
-from devmem_lab.teach import (Exercise, binding, capstone, cmsg, recvmsg, steering, tokens,
-                              transmit)
+from devmem_lab.teach import Exercise, binding, capstone, cmsg, recvmsg, steering, tokens, transmit
 
 LESSONS = {"binding": binding, "steering": steering, "recvmsg": recvmsg, "cmsg": cmsg,
            "tokens": tokens, "capstone": capstone, "transmit": transmit}
