@@ -14,8 +14,8 @@ import pytest
 from conftest import bind, connect, steer
 
 from devmem_lab import Lab, uapi
-from devmem_lab.devmem_tx import size_goal
 from devmem_lab.errors import NetlinkError
+from devmem_lab.kernel.devmem_tx import size_goal
 from devmem_lab.uapi import DmabufIov, SockExtendedErr, pack_tx_dmabuf_id
 from devmem_lab.ynl import Netdev
 
@@ -97,8 +97,8 @@ def test_bind_tx_refusals(ifindex, fd, err, msg):
 
 def test_bind_tx_needs_ifindex_and_fd_and_no_privilege():
     lab = Lab(seed=0)
-    from devmem_lab.netlink.socket import NetlinkSocket
-    sock = NetlinkSocket(lab.client, cap_net_admin=False)
+    from devmem_lab.kernel.af_netlink import NetlinkSocket
+    sock = NetlinkSocket(lab.client.kernel, lab.client.dmabufs, cap_net_admin=False)
     with Netdev(sock) as nl:
         with pytest.raises(NetlinkError) as e:
             nl._one("bind-tx", {"ifindex": 2})

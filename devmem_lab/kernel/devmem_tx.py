@@ -18,9 +18,9 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from ..errors import DevmemError
+from ..uapi import PAGE_SIZE
 from .devmem import Binding, bind_dmabuf
-from .errors import DevmemError
-from .uapi import PAGE_SIZE
 
 if TYPE_CHECKING:
     from .dmabuf import DmaBuf

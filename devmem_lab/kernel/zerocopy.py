@@ -26,7 +26,7 @@ import struct
 from collections import deque
 from dataclasses import dataclass
 
-from . import uapi
+from .. import uapi
 
 __all__ = ["BYTE_LIMIT", "Uarg", "ZerocopyState", "errqueue_recvmsg"]
 

@@ -7,14 +7,14 @@ Models ``net/ipv4/tcp.c`` ``tcp_sendmsg_locked`` in the order of Linux 6.18:
    ``SO_MARK`` must be ``CMSG_LEN(4)``; ``SCM_RIGHTS``/``SCM_CREDENTIALS`` are ignored; any
    other type is EINVAL. Its error is kept for step 5.
 2. ``MSG_ZEROCOPY`` with ``SO_ZEROCOPY`` set and a non-empty send: a notification id
-   (:mod:`devmem_lab.zerocopy`); with a dma-buf id, ``net_devmem_get_binding`` (EINVAL
+   (:mod:`devmem_lab.kernel.zerocopy`); with a dma-buf id, ``net_devmem_get_binding`` (EINVAL
    unknown id or an RX binding, ENODEV route through another device).
 3. A dma-buf id without both ``MSG_ZEROCOPY`` and ``SO_ZEROCOPY``: EINVAL.
 4. Not connected: a pending socket error, else EPIPE (``sk_stream_wait_connect``).
 5. The cmsg error of step 1.
 6. Queue the bytes: copied (ordinary), pinned (MSG_ZEROCOPY: the NIC reads the user buffer at
    transmit time; over loopback the receiver copies, so the completion says COPIED) or frags
-   of the TX-bound dma-buf (:func:`devmem_lab.devmem_tx.fill_from_devmem`: EFAULT for an
+   of the TX-bound dma-buf (:func:`devmem_lab.kernel.devmem_tx.fill_from_devmem`: EFAULT for an
    offset at or past its end).
 
 Every error applies only if nothing was queued yet; otherwise sendmsg returns the bytes queued
@@ -33,13 +33,13 @@ import socket as _socket
 import struct
 from typing import TYPE_CHECKING
 
-from . import uapi
-from .devmem_tx import TxRegion, fill_from_devmem, get_binding, size_goal
-from .errors import DevmemError
-from .zerocopy import ZerocopyState
+from ... import uapi
+from ...errors import DevmemError
+from ..devmem_tx import TxRegion, fill_from_devmem, get_binding, size_goal
+from ..zerocopy import ZerocopyState
 
 if TYPE_CHECKING:
-    from .tcp import TcpSocket
+    from .socket import TcpSocket
 
 __all__ = ["cmsg_send", "sendmsg", "set_zerocopy"]
 
@@ -128,7 +128,7 @@ def sendmsg(sock: TcpSocket, buffers, ancdata=(), flags: int = 0, address=None) 
     bufs = _buffers(buffers)
     ancdata = list(ancdata)
     size = sum(len(b) if isinstance(b, uapi.DmabufIov) else b.nbytes for b in bufs)
-    kernel = sock.host.kernel
+    kernel = sock.netns.kernel
     sockc_err, dmabuf_id = cmsg_send(sock, ancdata, kernel.version.devmem_tx) if ancdata \
         else (0, 0)
     zc = sock._zc
