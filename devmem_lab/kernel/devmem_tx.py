@@ -10,7 +10,7 @@ or past the end of the dma-buf is EFAULT).
 
 The send queue holds :class:`TxRegion` pieces, not bytes: the NIC reads the dma-buf when a
 segment is put on the wire (first transmission and every retransmission), so a region changed
-before its completion arrives sends the new bytes. See docs/kernel-facts.md (TX).
+before its completion arrives sends the new bytes. See docs/kernel-facts.md, "TX (6.16+)".
 """
 
 from __future__ import annotations

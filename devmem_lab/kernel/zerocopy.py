@@ -14,7 +14,7 @@ one error skb per ``recvmsg(MSG_ERRQUEUE)``, an ``IP_RECVERR`` (``IPV6_RECVERR``
 ``struct sock_extended_err`` plus a zeroed offender address (``sockaddr_in``/``sockaddr_in6``),
 ``MSG_ERRQUEUE`` in the returned flags, EAGAIN when the queue is empty. A closed socket
 (``SOCK_DEAD``) gets no completions. Not modelled: the optmem and RLIMIT_MEMLOCK limits
-(ENOBUFS).
+(ENOBUFS). See docs/kernel-facts.md, "TX (6.16+)".
 """
 
 from __future__ import annotations

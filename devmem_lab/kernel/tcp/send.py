@@ -23,7 +23,7 @@ in (``skb_zerocopy_iter_stream``, ``skb_do_copy_data_nocache``): a whole skb (ab
 for zerocopy and devmem sends, a page frag (32 KiB, counted from the start of the call: the
 frag's real offset is not modelled) for copied ones. A call that queued nothing gives its
 notification id back. Not modelled: send-buffer limits (the queue takes everything),
-MSG_FASTOPEN, timestamping cmsgs (EINVAL here).
+MSG_FASTOPEN, timestamping cmsgs (EINVAL here). See docs/kernel-facts.md, "TX (6.16+)".
 """
 
 from __future__ import annotations
