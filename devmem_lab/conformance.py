@@ -13,7 +13,10 @@ Only error paths a kernel can reach without a devmem NIC are here: bind-rx refus
 before the dma-buf fd is looked at (missing attributes, policy, ``ENODEV``, ``lo`` without
 queue management), the socket-option checks of ``net/core/sock.c`` (``sk_setsockopt``,
 ``sock_devmem_dontneed``, ``sk_getsockopt``) and ``recvmsg(MSG_SOCK_DEVMEM)`` on ordinary
-data (``net/ipv4/tcp.c``). The fd passed to bind-rx is ``/dev/null``, never a dma-buf, so no
+data (``net/ipv4/tcp.c``), and of devmem TX what needs no devmem NIC: bind-tx refusals, the
+``SCM_DEVMEM_DMABUF`` cmsg checks of ``tcp_sendmsg_locked``/``__sock_cmsg_send``, SO_ZEROCOPY
+values and the MSG_ZEROCOPY completions of ordinary sends over ``lo`` (SO_EE_CODE_ZEROCOPY_COPIED:
+loopback copies). The fd passed to bind-rx is ``/dev/null``, never a dma-buf, so no
 bind can succeed and nothing on the host changes. TCP scenarios on a real host run over
 loopback (``127.0.0.1``).
 
@@ -69,7 +72,7 @@ class Scenario:
     """
 
     name: str
-    group: str  # "bind-rx", "netdev", "dump", "sockopt", "recvmsg"
+    group: str  # "bind-rx", "netdev", "dump", "sockopt", "recvmsg", "tx", "ethtool"
     what: str
     run: Callable[[Any], Outcome]
     needs_admin: bool = False
@@ -637,6 +640,227 @@ def dontneed_connected_after_read(host):
         return conn.setsockopt(S, DONTNEED, TOKEN.pack(1, 100))
 
 
+# ---- devmem TX and MSG_ZEROCOPY over loopback (net/ipv4/tcp.c, net/core/sock.c) -------------
+ZC = uapi.MSG_ZEROCOPY
+UNKNOWN_TX_ID = 424242  # a binding id no host has
+
+
+@contextlib.contextmanager
+def _loopback_pair(host, family=_socket.AF_INET):
+    """A TCP pair over ``lo`` on one host (emulated or real): ``(client, connection)``."""
+    addr = "127.0.0.1" if family == _socket.AF_INET else "::1"
+    ls = host.socket(family, _socket.SOCK_STREAM)
+    cs = host.socket(family, _socket.SOCK_STREAM)
+    conn = None
+    try:
+        ls.bind((addr, 0))
+        ls.listen()
+        cs.settimeout(5)
+        cs.connect(ls.getsockname()[:2])
+        conn, _ = ls.accept()
+        conn.settimeout(5)
+        yield cs, conn
+    finally:
+        for s in (conn, cs, ls):
+            if s is not None:
+                s.close()
+
+
+def _settle(host) -> None:
+    """Let ACKs come back (and completions be queued): lab time, or a moment of real time."""
+    if is_emulated(host):
+        host.lab.run(0.001)
+    else:
+        import time
+        time.sleep(0.05)
+
+
+def _errqueue(sock, ancbufsize: int = 100) -> list:
+    """Every completion now on the error queue: [flags, [(level, type, len, ee fields)]]."""
+    out = []
+    sock.settimeout(None)  # with a timeout, Python first polls for POLLIN, which never comes
+    for _ in range(50):
+        try:
+            _data, anc, flags, _ = sock.recvmsg(0, ancbufsize, uapi.MSG_ERRQUEUE)
+        except BlockingIOError:
+            break
+        out.append([flags, [[lv, t, len(d)] + (list(dataclass_values(d)) if len(d) >= 16
+                                                else []) for lv, t, d in anc]])
+    return out
+
+
+def dataclass_values(data: bytes) -> tuple:
+    ee = uapi.SockExtendedErr.unpack(data)
+    return (ee.ee_errno, ee.ee_origin, ee.ee_type, ee.ee_code, ee.ee_info, ee.ee_data)
+
+
+def _dmabuf_cmsg(value: bytes):
+    return [(S, uapi.SCM_DEVMEM_DMABUF, value)]
+
+
+def so_zerocopy_values(host):
+    """SO_ZEROCOPY on a TCP socket: 0 and 1 accepted (read back), 2 / -1 / 2 bytes EINVAL."""
+    s = _tcp(host)
+    out = []
+    try:
+        for v in (1, 0, 2, -1, b"\1\0", struct.pack("q", 1)):
+            try:
+                s.setsockopt(S, uapi.SO_ZEROCOPY, v)
+                out.append(["ok", s.getsockopt(S, uapi.SO_ZEROCOPY)])
+            except OSError as e:
+                out.append(["error", errname(e.errno)])
+    finally:
+        s.close()
+    return out
+
+
+def so_zerocopy_udp(host):
+    """SO_ZEROCOPY on a UDP socket: accepted too."""
+    s = _udp(host)
+    try:
+        return s.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+    finally:
+        s.close()
+
+
+def dmabuf_cmsg_ordinary_send(host):
+    """An SCM_DEVMEM_DMABUF cmsg on a send without MSG_ZEROCOPY: EINVAL."""
+    with _loopback_pair(host) as (cs, _conn):
+        return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(7)), 0)
+
+
+def dmabuf_cmsg_no_so_zerocopy(host):
+    """The cmsg with MSG_ZEROCOPY but SO_ZEROCOPY off: EINVAL."""
+    with _loopback_pair(host) as (cs, _conn):
+        return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(7)), ZC)
+
+
+def dmabuf_cmsg_unknown_id(host):
+    """MSG_ZEROCOPY + SO_ZEROCOPY with an id no binding has: EINVAL (net_devmem_get_binding)."""
+    with _loopback_pair(host) as (cs, _conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(UNKNOWN_TX_ID)), ZC)
+
+
+def dmabuf_cmsg_wrong_length(host):
+    """The cmsg with 8 bytes of data (cmsg_len != CMSG_LEN(4)): EINVAL."""
+    with _loopback_pair(host) as (cs, _conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(struct.pack("=Q", 7)), ZC)
+
+
+def dmabuf_cmsg_id_zero(host):
+    """Dma-buf id 0 means "not devmem": an ordinary MSG_ZEROCOPY send, all 10 bytes."""
+    with _loopback_pair(host) as (cs, _conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        return cs.sendmsg([b"z" * 10], _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(0)), ZC)
+
+
+def dmabuf_cmsg_unconnected(host):
+    """A bad-length cmsg on an unconnected socket: the cmsg error waits, EPIPE comes first."""
+    s = _tcp(host)
+    try:
+        s.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        return s.sendmsg([b"a"], _dmabuf_cmsg(struct.pack("=Q", 7)), ZC)
+    finally:
+        s.close()
+
+
+def unknown_sol_socket_cmsg(host):
+    """A SOL_SOCKET cmsg type __sock_cmsg_send does not know: EINVAL."""
+    with _loopback_pair(host) as (cs, _conn):
+        return cs.sendmsg([b"m"], [(S, 1234, struct.pack("=I", 1))], 0)
+
+
+def dmabuf_iov_without_cmsg(host):
+    """DmabufIov(0, 10) without the cmsg: iov_base 0 is a NULL user pointer, EFAULT."""
+    with _loopback_pair(host) as (cs, _conn):
+        return cs.sendmsg([uapi.DmabufIov(0, 10)], [], 0)
+
+
+def dmabuf_iov_unknown_id(host):
+    """DmabufIov buffers with an unknown id: EINVAL before any offset is looked at."""
+    with _loopback_pair(host) as (cs, _conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        return cs.sendmsg([uapi.DmabufIov(0, 10)],
+                          _dmabuf_cmsg(uapi.pack_tx_dmabuf_id(UNKNOWN_TX_ID)), ZC)
+
+
+def errqueue_empty(host):
+    """recvmsg(MSG_ERRQUEUE) with nothing queued: EAGAIN, even on a blocking socket."""
+    with _loopback_pair(host) as (cs, _conn):
+        cs.settimeout(None)
+        return cs.recvmsg(0, 100, uapi.MSG_ERRQUEUE)
+
+
+def zerocopy_loopback_completions(host):
+    """Three MSG_ZEROCOPY sends over lo: one completion [0, 2], code COPIED (lo copies)."""
+    with _loopback_pair(host) as (cs, conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        sent = [cs.sendmsg([b"x" * 1000], [], ZC) for _ in range(3)]
+        got = b""
+        while len(got) < 3000:
+            got += conn.recv(4000)
+        _settle(host)
+        return [sent, len(got), _errqueue(cs)]
+
+
+def zerocopy_loopback_v6(host):
+    """The same over ::1: an IPV6_RECVERR cmsg of 44 bytes (sockaddr_in6 offender)."""
+    with _loopback_pair(host, _socket.AF_INET6) as (cs, conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        cs.sendmsg([b"v" * 100], [], ZC)
+        conn.recv(200)
+        _settle(host)
+        return _errqueue(cs)
+
+
+def zerocopy_completions_read_one_by_one(host):
+    """A completion read after each send: ranges [0,0], [1,1], then an empty queue."""
+    with _loopback_pair(host) as (cs, conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        out = []
+        for _ in range(2):
+            cs.sendmsg([b"y" * 10], [], ZC)
+            conn.recv(100)
+            _settle(host)
+            out.append(_errqueue(cs))
+        return out
+
+
+def zerocopy_errqueue_truncated(host):
+    """Control buffers of 40, 20 and 0 bytes: the cmsg cut short, MSG_CTRUNC set."""
+    with _loopback_pair(host) as (cs, conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        out = []
+        for anc in (40, 20, 0):
+            cs.sendmsg([b"y" * 10], [], ZC)
+            conn.recv(100)
+            _settle(host)
+            out.append(_errqueue(cs, anc))
+        return out
+
+
+def zerocopy_without_so_zerocopy(host):
+    """MSG_ZEROCOPY without SO_ZEROCOPY: an ordinary copy, no completion at all."""
+    with _loopback_pair(host) as (cs, conn):
+        n = cs.sendmsg([b"q" * 10], [], ZC)
+        conn.recv(100)
+        _settle(host)
+        return [n, _errqueue(cs)]
+
+
+def zerocopy_empty_send(host):
+    """A zero-length MSG_ZEROCOPY send takes no notification id: the next send is id 0."""
+    with _loopback_pair(host) as (cs, conn):
+        cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
+        first = cs.sendmsg([], [], ZC)
+        cs.sendmsg([b"e" * 10], [], ZC)
+        conn.recv(100)
+        _settle(host)
+        return [first, _errqueue(cs)]
+
+
 # ---- ethtool on lo (the real binary on a LinuxHost; read-only commands only) -----------------
 def _ethtool(host, cmdline: str):
     try:
@@ -694,8 +918,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s(bind_rx_trailing_bytes, "bind-rx", admin=True),
     _s(bind_rx_as_dump, "bind-rx"),
     _s(bind_rx_unprivileged, "bind-rx"),
-    _s(bind_tx_lo, "bind-rx"),
-    _s(bind_tx_no_such_device, "bind-rx"),
+    _s(bind_tx_lo, "tx"),
+    _s(bind_tx_no_such_device, "tx"),
     _s(dev_get_no_such_device, "netdev"),
     _s(dev_get_no_ifindex, "netdev", attr_set="dev"),
     _s(queue_get_no_id, "netdev", attr_set="queue"),
@@ -733,6 +957,24 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s(recvmsg_devmem_peek, "recvmsg"),
     _s(recvmsg_into_devmem_plain, "recvmsg"),
     _s(dontneed_connected_after_read, "recvmsg"),
+    _s(so_zerocopy_values, "tx"),
+    _s(so_zerocopy_udp, "tx"),
+    _s(dmabuf_cmsg_ordinary_send, "tx"),
+    _s(dmabuf_cmsg_no_so_zerocopy, "tx"),
+    _s(dmabuf_cmsg_unknown_id, "tx"),
+    _s(dmabuf_cmsg_wrong_length, "tx"),
+    _s(dmabuf_cmsg_id_zero, "tx"),
+    _s(dmabuf_cmsg_unconnected, "tx"),
+    _s(unknown_sol_socket_cmsg, "tx"),
+    _s(dmabuf_iov_without_cmsg, "tx"),
+    _s(dmabuf_iov_unknown_id, "tx"),
+    _s(errqueue_empty, "tx"),
+    _s(zerocopy_loopback_completions, "tx"),
+    _s(zerocopy_loopback_v6, "tx"),
+    _s(zerocopy_completions_read_one_by_one, "tx"),
+    _s(zerocopy_errqueue_truncated, "tx"),
+    _s(zerocopy_without_so_zerocopy, "tx"),
+    _s(zerocopy_empty_send, "tx"),
     _s(ethtool_features_lo, "ethtool"),
     _s(ethtool_channels_lo, "ethtool"),
     _s(ethtool_rings_lo, "ethtool"),

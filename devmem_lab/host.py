@@ -49,7 +49,8 @@ class Host:
     emulated = True
 
     def __init__(self, lab: Lab, name: str, version: KernelVersion, *, address: str,
-                 address4: str, mac: str, combined: int = 16, mtu: int = 1500) -> None:
+                 address4: str, mac: str, combined: int = 16, mtu: int = 1500,
+                 netmem_tx: bool = True) -> None:
         self.lab = lab
         self.name = name
         self.kernel = Kernel(version)
@@ -57,7 +58,8 @@ class Host:
         self.address4 = address4
         self.ifname = "eth1"
         lo = NetDevice(self.kernel, "lo", 1, kind="loopback", mtu=65536)
-        nic = NetDevice(self.kernel, "eth1", 2, combined=combined, mtu=mtu, mac=mac)
+        nic = NetDevice(self.kernel, "eth1", 2, combined=combined, mtu=mtu, mac=mac,
+                        netmem_tx=netmem_tx)
         self.kernel.devices = {1: lo, 2: nic}
         self.nic = nic
         self.dmabufs = DmaBufTable()

@@ -43,11 +43,14 @@ class Lab:
         arrive meanwhile are read by the same call.
     combined
         Combined channels (rx/tx queue pairs) of each NIC at start.
+    netmem_tx
+        Whether the NIC driver supports devmem TX (``netdev->netmem_tx``); ``False`` models
+        the many drivers that do not: bind-tx is refused with EOPNOTSUPP.
     """
 
     def __init__(self, seed: int = 0, kernel: str = "6.18", *, link_gbps: float = 100.0,
                  mtu: int = 1500, delay_us: float = 5.0, wakeup_us: float = 5.0,
-                 combined: int = 16) -> None:
+                 combined: int = 16, netmem_tx: bool = True) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, not {type(seed).__name__}")
         if kernel not in KERNELS:
@@ -71,10 +74,10 @@ class Lab:
         version = KERNELS[kernel]
         self.server = Host(self, "server", version, address="2001:db8::1",
                            address4="192.0.2.1", mac="02:00:00:00:00:01", combined=combined,
-                           mtu=mtu)
+                           mtu=mtu, netmem_tx=netmem_tx)
         self.client = Host(self, "client", version, address="2001:db8::2",
                            address4="192.0.2.2", mac="02:00:00:00:00:02", combined=combined,
-                           mtu=mtu)
+                           mtu=mtu, netmem_tx=netmem_tx)
         self.hosts = (self.server, self.client)
         self._busy_until = {"server": 0.0, "client": 0.0}
 

@@ -189,6 +189,17 @@ class KernelSocket:
             return self.sock.setsockopt(level, optname, value, optlen)
         return self.sock.setsockopt(level, optname, value)
 
+    def sendmsg(self, buffers, ancdata=(), flags: int = 0, address=None) -> int:
+        """``socket.sendmsg``; with ``uapi.DmabufIov`` buffers (devmem TX) through libc so
+        that the kernel sees each iovec base as a dma-buf offset (:mod:`.linux_tx`)."""
+        buffers = list(buffers)
+        if any(isinstance(b, uapi.DmabufIov) for b in buffers):
+            from .linux_tx import libc_sendmsg
+            return libc_sendmsg(self.sock.fileno(), buffers, list(ancdata), flags)
+        if address is None:
+            return self.sock.sendmsg(buffers, ancdata, flags)
+        return self.sock.sendmsg(buffers, ancdata, flags, address)
+
     def accept(self):
         conn, addr = self.sock.accept()
         return KernelSocket(conn), addr
@@ -361,6 +372,7 @@ class Probe:
     header_split_nics: tuple[str, ...]
     udmabuf: bool
     notes: tuple[str, ...] = field(default=())
+    bind_tx: dict = field(default_factory=dict)  # ifname -> bind-tx verdict (linux_tx.py)
 
     def op_names(self) -> tuple[str, ...]:
         return tuple(o[0] for o in self.ops)
@@ -388,6 +400,9 @@ class Probe:
             "page pools": len(self.page_pools),
             "NICs reporting header split": ", ".join(self.header_split_nics) or "none",
             "/dev/udmabuf": self.udmabuf,
+            "bind-tx (devmem TX, 6.16+)": "bind-tx" in self.op_names(),
+            "NICs with netmem TX": ", ".join(n for n, v in self.bind_tx.items()
+                                             if v.startswith("yes")) or "none",
         }
 
     def to_frame(self):
@@ -701,6 +716,11 @@ def probe() -> Probe:
             result["may_bind"] = bool(perm) and (cap or perm == "none")
             if not perm:
                 notes.append("no bind-rx op: this kernel has no devmem RX (needs 6.12+)")
+            if "bind-tx" in {o[0] for o in ops}:  # unprivileged, refused at fd -1
+                from .linux_tx import check_bind_tx
+                result["bind_tx"] = check_bind_tx(sock, fam["id"], names)
+            else:
+                notes.append("no bind-tx op: this kernel has no devmem TX (needs 6.16+)")
             result["queues"] = tuple(_dump_queues(sock, fam["id"], names, notes))
             result["page_pools"] = tuple(_dump_page_pools(sock, fam["id"], names, notes))
         rings = _rings(sock, notes)

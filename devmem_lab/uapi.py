@@ -25,10 +25,13 @@ __all__ = [
     "DMABUF_CMSG_SIZE",
     "DMABUF_TOKEN_SIZE",
     "ETOOSMALL",
+    "IPV6_RECVERR",
+    "IP_RECVERR",
     "MAX_DONTNEED_FRAGS",
     "MAX_DONTNEED_TOKENS",
     "MSG_CTRUNC",
     "MSG_DONTWAIT",
+    "MSG_ERRQUEUE",
     "MSG_PEEK",
     "MSG_SOCK_DEVMEM",
     "MSG_TRUNC",
@@ -38,14 +41,23 @@ __all__ = [
     "PAGE_SIZE",
     "SCM_DEVMEM_DMABUF",
     "SCM_DEVMEM_LINEAR",
+    "SOCK_EE_SIZE",
+    "SOL_IP",
+    "SOL_IPV6",
     "SOL_SOCKET",
     "SO_DEVMEM_DMABUF",
     "SO_DEVMEM_DONTNEED",
     "SO_DEVMEM_LINEAR",
+    "SO_EE_CODE_ZEROCOPY_COPIED",
+    "SO_EE_ORIGIN_ZEROCOPY",
+    "SO_ZEROCOPY",
     "DmabufCmsg",
+    "DmabufIov",
     "DmabufToken",
+    "SockExtendedErr",
     "for_arch",
     "pack_tokens",
+    "pack_tx_dmabuf_id",
     "parse_cmsgs",
 ]
 
@@ -57,6 +69,7 @@ MSG_CTRUNC = 0x8
 MSG_TRUNC = 0x20
 MSG_DONTWAIT = 0x40
 MSG_WAITALL = 0x100
+MSG_ERRQUEUE = 0x2000  # include/linux/socket.h: read the socket's error queue
 ETOOSMALL = 525  # include/linux/errno.h; kernel-internal, never returned by recvmsg
 MAX_DONTNEED_TOKENS = 128  # net/core/sock.c
 MAX_DONTNEED_FRAGS = 1024  # net/core/sock.c (not in 6.12)
@@ -78,6 +91,8 @@ _ARCH_TABLE: dict[str, tuple[int, int, int, int, int]] = {
     "mips": (0xFFFF, 78, 79, 80, 4),
     "mips64": (0xFFFF, 78, 79, 80, 8),
 }
+# SO_ZEROCOPY where it differs from asm-generic's 60 (arch/{sparc,parisc}/include/uapi/asm/socket.h)
+_SO_ZEROCOPY = {"sparc64": 0x003E, "parisc": 0x4035, "parisc-6.12": 0x4035}
 _ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "x86": "i386", "i686": "i386",
             "sparc": "sparc64", "parisc64": "parisc", "ppc64": "ppc64le"}
 ARCHES = tuple(_ARCH_TABLE)
@@ -87,8 +102,8 @@ def for_arch(arch: str) -> SimpleNamespace:
     """The devmem socket constants of one architecture.
 
     Returns a namespace with ``SOL_SOCKET``, ``SO_DEVMEM_LINEAR``, ``SO_DEVMEM_DMABUF``,
-    ``SO_DEVMEM_DONTNEED``, the ``SCM_*`` aliases, ``MSG_SOCK_DEVMEM``, ``CMSG_LEN(24)``
-    and ``CMSG_SPACE(24)`` for that ABI.
+    ``SO_DEVMEM_DONTNEED``, the ``SCM_*`` aliases, ``MSG_SOCK_DEVMEM``, ``SO_ZEROCOPY``,
+    ``MSG_ZEROCOPY``, ``CMSG_LEN(24)`` and ``CMSG_SPACE(24)`` for that ABI.
 
     Raises
     ------
@@ -108,6 +123,7 @@ def for_arch(arch: str) -> SimpleNamespace:
         arch=key, SOL_SOCKET=sol,
         SO_DEVMEM_LINEAR=lin, SO_DEVMEM_DMABUF=dma, SO_DEVMEM_DONTNEED=dontneed,
         SCM_DEVMEM_LINEAR=lin, SCM_DEVMEM_DMABUF=dma, MSG_SOCK_DEVMEM=MSG_SOCK_DEVMEM,
+        SO_ZEROCOPY=_SO_ZEROCOPY.get(key, 60), MSG_ZEROCOPY=MSG_ZEROCOPY,
         CMSG_LEN_DMABUF=hdr + DMABUF_CMSG_SIZE, CMSG_SPACE_DMABUF=space,
     )
 
@@ -128,6 +144,7 @@ SO_DEVMEM_DMABUF = _host.SO_DEVMEM_DMABUF
 SO_DEVMEM_DONTNEED = _host.SO_DEVMEM_DONTNEED
 SCM_DEVMEM_LINEAR = SO_DEVMEM_LINEAR
 SCM_DEVMEM_DMABUF = SO_DEVMEM_DMABUF
+SO_ZEROCOPY = _host.SO_ZEROCOPY
 
 
 def CMSG_LEN(length: int) -> int:
@@ -277,6 +294,95 @@ def parse_cmsgs(ancdata: Iterable[tuple[int, int, bytes]]) -> list[tuple[str, Dm
                              f"struct dmabuf_cmsg, got {len(data)} (control buffer too small?)")
         out.append((kind, DmabufCmsg.unpack(data)))
     return out
+
+
+# --- devmem TX (Linux 6.16+): iovecs as dma-buf offsets, the binding-id cmsg, completions ---
+SOL_IP = 0  # cmsg level of IP_RECVERR (include/linux/socket.h)
+SOL_IPV6 = 41
+IP_RECVERR = 11  # include/uapi/linux/in.h
+IPV6_RECVERR = 25  # include/uapi/linux/in6.h
+SO_EE_ORIGIN_ZEROCOPY = 5  # include/uapi/linux/errqueue.h
+SO_EE_CODE_ZEROCOPY_COPIED = 1  # the kernel copied the data after all (e.g. over loopback)
+_EE = struct.Struct("=IBBBBII")  # struct sock_extended_err
+SOCK_EE_SIZE = _EE.size  # 16
+
+
+@dataclass(frozen=True)
+class DmabufIov:
+    """One iovec of a devmem TX ``sendmsg``: ``iov_base`` is a byte *offset* into the dma-buf
+    bound with bind-tx, not a pointer (``zerocopy_fill_skb_from_devmem``,
+    ``net/core/datagram.c``); ``iov_len`` is ``length``."""
+
+    offset: int
+    length: int
+
+    def __post_init__(self) -> None:
+        _check_uint("offset", self.offset, _U64)
+        _check_uint("length", self.length, _U64)
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def pack_tx_dmabuf_id(dmabuf_id: int) -> bytes:
+    """The data of the ``SOL_SOCKET``/``SCM_DEVMEM_DMABUF`` cmsg of a devmem TX ``sendmsg``:
+    the bind-tx id as a bare native ``__u32`` (``cmsg_len == CMSG_LEN(4)``, checked by
+    ``__sock_cmsg_send`` in ``net/core/sock.c``)."""
+    return struct.pack("=I", _check_uint("dmabuf_id", dmabuf_id, _U32))
+
+
+@dataclass(frozen=True)
+class SockExtendedErr:
+    """``struct sock_extended_err`` (``include/uapi/linux/errqueue.h``), 16 bytes.
+
+    A MSG_ZEROCOPY completion has ``ee_origin == SO_EE_ORIGIN_ZEROCOPY``, ``ee_errno == 0``
+    and covers the sendmsg calls ``ee_info..ee_data`` (inclusive, counted from 0 per socket);
+    ``ee_code`` has ``SO_EE_CODE_ZEROCOPY_COPIED`` when the kernel copied the data after all.
+    """
+
+    ee_errno: int = 0
+    ee_origin: int = 0
+    ee_type: int = 0
+    ee_code: int = 0
+    ee_pad: int = 0
+    ee_info: int = 0
+    ee_data: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("ee_errno", "ee_info", "ee_data"):
+            _check_uint(name, getattr(self, name), _U32)
+        for name in ("ee_origin", "ee_type", "ee_code", "ee_pad"):
+            _check_uint(name, getattr(self, name), 0xFF)
+
+    def pack(self) -> bytes:
+        return _EE.pack(self.ee_errno, self.ee_origin, self.ee_type, self.ee_code, self.ee_pad,
+                        self.ee_info, self.ee_data)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> SockExtendedErr:
+        """Decode the first 16 bytes (an ``IP_RECVERR`` cmsg carries the offender address
+        after them, which is ignored); fewer than 16 bytes raise ``ValueError``."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        if len(data) < SOCK_EE_SIZE:
+            raise ValueError(f"struct sock_extended_err is {SOCK_EE_SIZE} bytes, got "
+                             f"{len(data)} (control buffer too small?)")
+        return cls(*_EE.unpack(bytes(data[:SOCK_EE_SIZE])))
+
+    @property
+    def is_zerocopy(self) -> bool:
+        return self.ee_origin == SO_EE_ORIGIN_ZEROCOPY
+
+    @property
+    def calls(self) -> range:
+        """The sendmsg calls this zerocopy completion covers: ``range(ee_info, ee_data + 1)``
+        (modulo 2**32, as the counter wraps)."""
+        n = (self.ee_data - self.ee_info) % (1 << 32) + 1
+        return range(self.ee_info, self.ee_info + n)
+
+    @property
+    def copied(self) -> bool:
+        return bool(self.ee_code & SO_EE_CODE_ZEROCOPY_COPIED)
 
 
 # --- netdev generic netlink family (include/uapi/linux/netdev.h) --------------------------

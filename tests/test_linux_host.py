@@ -311,3 +311,41 @@ def test_check_bind_rx_on_this_host():
         return
     assert verdicts["lo"] == "no: no queue management (EOPNOTSUPP on ifindex)"
     assert set(verdicts) == {name for _, name in socket.if_nameindex()}
+
+
+@live
+@needs_kernel
+def test_sendmsg_with_dmabuf_iovs_goes_through_libc_with_offsets():
+    """The kernel sees iov_base = the offset: 0 is a NULL pointer (EFAULT); with an unknown
+    binding id the id check comes first (EINVAL)."""
+    host = LinuxHost()
+    ls = host.socket(socket.AF_INET)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen()
+    cs = host.socket(socket.AF_INET)
+    cs.connect(ls.getsockname())
+    conn, _ = ls.accept()
+    try:
+        with pytest.raises(OSError) as e:
+            cs.sendmsg([uapi.DmabufIov(0, 10)])
+        assert e.value.errno == errno.EFAULT
+        cs.setsockopt(socket.SOL_SOCKET, uapi.SO_ZEROCOPY, 1)
+        anc = [(socket.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF, uapi.pack_tx_dmabuf_id(424242))]
+        with pytest.raises(OSError) as e:
+            cs.sendmsg([uapi.DmabufIov(0, 10)], anc, uapi.MSG_ZEROCOPY)
+        assert e.value.errno == errno.EINVAL
+        assert cs.sendmsg([b"plain"]) == 5 and conn.recv(10) == b"plain"
+    finally:
+        for s in (conn, cs, ls):
+            s.close()
+
+
+@live
+@needs_kernel
+def test_probe_reports_bind_tx_support():
+    p = LinuxHost().probe()
+    if "bind-tx" not in p.op_names():
+        pytest.skip("this kernel has no bind-tx (before 6.16)")
+    assert p.bind_tx["lo"] == "no: Driver does not support netmem TX"
+    assert p.summary()["bind-tx (devmem TX, 6.16+)"] is True
+    assert set(p.bind_tx) == set(linux_host._if_names().values())

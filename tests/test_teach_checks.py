@@ -13,10 +13,10 @@ import pytest
 
 from devmem_lab import uapi
 from devmem_lab.netlink import wire
-from devmem_lab.teach import Exercise, binding, capstone, cmsg, recvmsg, steering, tokens
+from devmem_lab.teach import Exercise, binding, capstone, cmsg, recvmsg, steering, tokens, transmit
 
 LESSONS = {"binding": binding, "steering": steering, "recvmsg": recvmsg, "cmsg": cmsg,
-           "tokens": tokens, "capstone": capstone}
+           "tokens": tokens, "capstone": capstone, "transmit": transmit}
 EXERCISES = [(name, q) for name, mod in LESSONS.items()
              for q in ("q1", "q2", "q3") if hasattr(mod, q)]
 
@@ -154,6 +154,16 @@ def receive_keeping_tokens(conn, dmabuf, binding_id):
                 out += dmabuf[c.frag_offset:c.frag_offset + c.frag_size]
 
 
+def ancdata_with_struct_pack_q(dmabuf_id):  # a u64 id: cmsg_len CMSG_LEN(8), EINVAL
+    return [(socket.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF, struct.pack("=Q", dmabuf_id))]
+
+
+def free_if_last_call_done(nregions, sends, completions):  # forgets older calls
+    done = {c for lo, hi in completions for c in range(lo, hi + 1)}
+    last = {region: call for call, region in enumerate(sends)}
+    return [r for r in range(nregions) if r not in last or last[r] in done]
+
+
 WRONG = {
     ("binding", "q1"): (bind_no_nested_flag, "not yet - bind_no_nested_flag(2, 7, [15])"),
     ("binding", "q2"): (answer_negative_errno, "gave (-22, 'tcp-data-split is disabled')"),
@@ -169,6 +179,8 @@ WRONG = {
     ("tokens", "q2"): (one_big_batch, "gave [<300 ranges, 300 tokens>]"),
     ("capstone", "q1"): (expected_off_by_one, "expected_off_by_one(0, 14, 7)"),
     ("capstone", "q2"): (receive_keeping_tokens, "'tokens_left': 15}, expected"),
+    ("transmit", "q1"): (ancdata_with_struct_pack_q, "ancdata_with_struct_pack_q(1,) gave"),
+    ("transmit", "q2"): (free_if_last_call_done, "free_if_last_call_done(3, [2, 2, 2]"),
 }
 
 

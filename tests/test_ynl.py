@@ -117,8 +117,10 @@ def test_closing_releases_bindings_and_ids_are_cyclic(lab):
         assert b.bind_rx(2, fd, [15]) == {"id": 2}
 
 
-def test_bind_tx_is_not_supported_by_emulated_drivers(lab, nl):
-    with pytest.raises(NetlinkError) as e:
+def test_bind_tx_refused_by_a_driver_without_netmem_tx():
+    from devmem_lab import Lab
+    lab = Lab(seed=0, netmem_tx=False)
+    with Netdev(lab.server.netlink()) as nl, pytest.raises(NetlinkError) as e:
         nl.bind_tx(2, lab.server.udmabuf_create(4096))
     assert (e.value.errno, e.value.extack_msg) == (errno.EOPNOTSUPP,
                                                    "Driver does not support netmem TX")

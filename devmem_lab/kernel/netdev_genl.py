@@ -12,7 +12,8 @@ Every error text, errno and offset here was compared with a running 6.18 kernel 
 could answer (``tests/fixtures/netdev_real.json``). Emulator choices: the emulated process
 always holds ``CAP_NET_ADMIN`` unless the socket was made with ``cap_net_admin=False``;
 dumps are taken as a snapshot when requested (the kernel walks live state chunk by chunk);
-``eth1`` reports XDP features basic/redirect/ndo-xmit/rx-sg and no device supports netmem TX.
+``eth1`` reports XDP features basic/redirect/ndo-xmit/rx-sg and supports netmem TX unless the
+lab was made with ``netmem_tx=False``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..netlink import family as fam
 from ..netlink import wire
 from ..netlink.family import Policy
 from .devmem import bind_dmabuf, open_rxq
+from .devmem_tx import bind_tx
 
 if TYPE_CHECKING:
     from .af_netlink import NetlinkSocket
@@ -609,10 +611,19 @@ class NetdevGenl:
 
     # ---- bind-tx ----
     def _netdev_bind_tx_do(self, req: _Request, res: DoResult) -> None:
-        """``netdev_nl_bind_tx_doit``: no emulated driver supports netmem TX."""
+        """``netdev_nl_bind_tx_doit`` (6.16+): ifindex and fd required (EINVAL), ENODEV,
+        EOPNOTSUPP "Driver does not support netmem TX", then ``dma_buf_get`` errors; the
+        binding lives as long as the netlink socket (:mod:`devmem_lab.devmem_tx`)."""
         _req(req.tb, 1)
         _req(req.tb, 3)
         dev = self.kernel.device(req.tb[1].u32())
         if dev is None or not dev.present:
             raise GenlError(errno.ENODEV)
-        raise GenlError(errno.EOPNOTSUPP, "Driver does not support netmem TX")
+        if not dev.netmem_tx:
+            raise GenlError(errno.EOPNOTSUPP, "Driver does not support netmem TX")
+        try:
+            binding = bind_tx(dev, req.sock.dmabufs.get(req.tb[3].u32()))
+        except DevmemError as e:
+            raise _devmem_error(e) from None
+        req.sock._add_binding(binding)
+        res.replies.append(self._reply(req, _u32(4, binding.id)))

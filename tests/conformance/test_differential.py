@@ -51,7 +51,8 @@ def test_scenario_names_are_unique_and_described():
     assert len(set(NAMES)) == len(NAMES)
     for s in conformance.SCENARIOS:
         assert s.what, f"{s.name} has no docstring"
-        assert s.group in {"bind-rx", "netdev", "dump", "sockopt", "recvmsg", "ethtool"}
+        assert s.group in {"bind-rx", "netdev", "dump", "sockopt", "recvmsg", "tx",
+                           "ethtool"}
 
 
 def test_emulator_answers_every_scenario_like_a_kernel():

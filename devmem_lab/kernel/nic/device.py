@@ -112,7 +112,7 @@ class RxQueue:
 
 @dataclass(eq=False)
 class TxQueue:
-    """A tx queue (only counted; devmem TX is not emulated)."""
+    """A tx queue: packets and bytes sent, ``devmem_bytes`` of them DMA-read from a dma-buf."""
 
     index: int
     napi_id: int | None
@@ -180,7 +180,7 @@ class NetDevice:
 
     def __init__(self, kernel: Kernel, name: str, ifindex: int, *, kind: str = "nic",
                  combined: int = 16, max_combined: int = 32, mtu: int = 1500,
-                 mac: str = "00:00:00:00:00:00") -> None:
+                 mac: str = "00:00:00:00:00:00", netmem_tx: bool = True) -> None:
         self.kernel = kernel
         self.name = name
         self.ifindex = ifindex
@@ -193,6 +193,8 @@ class NetDevice:
         self.queue_mgmt_ops = is_nic
         self.ops_locked = is_nic
         self.supports_hds = is_nic
+        # netdev->netmem_tx (NETMEM_TX_DMA): the driver can DMA skb frags from a dma-buf
+        self.netmem_tx = is_nic and netmem_tx
         self.xdp_prog = False
         self.max_combined = max_combined if is_nic else 1
         self.combined = combined if is_nic else 1
@@ -521,7 +523,8 @@ class NetDevice:
                 ("rx_hw_drops", sum(s.hw_drops for s in rx)),
                 ("rx_devmem_bytes", sum(s.devmem_bytes for s in rx)),
                 ("rx_host_bytes", sum(s.host_bytes for s in rx)),
-                ("tx_packets", sum(s.packets for s in tx)), ("tx_bytes", sum(s.bytes for s in tx))]
+                ("tx_packets", sum(s.packets for s in tx)), ("tx_bytes", sum(s.bytes for s in tx)),
+                ("tx_devmem_bytes", sum(s.devmem_bytes for s in tx))]
         for q in self.rx_queues:
             s, pre = q.stats, f"rx_queue_{q.index}_"
             rows += [(pre + "packets", s.packets), (pre + "bytes", s.bytes),
@@ -529,7 +532,8 @@ class NetDevice:
                      (pre + "devmem_bytes", s.devmem_bytes), (pre + "host_bytes", s.host_bytes)]
         for q in self.tx_queues:
             rows += [(f"tx_queue_{q.index}_packets", q.stats.packets),
-                     (f"tx_queue_{q.index}_bytes", q.stats.bytes)]
+                     (f"tx_queue_{q.index}_bytes", q.stats.bytes),
+                     (f"tx_queue_{q.index}_devmem_bytes", q.stats.devmem_bytes)]
         return rows
 
     # ---- receive steering ----------------------------------------------------------------

@@ -33,6 +33,8 @@ from ...errors import DevmemError
 from ..devmem import as_index
 from ..nic.device import FlowKey
 from ..nic.rx import Skb, header_len, receive_burst
+from ..zerocopy import errqueue_recvmsg
+from . import send as tcp_send
 
 if TYPE_CHECKING:
     from ..netns import NetNamespace
@@ -47,6 +49,7 @@ DEFAULT_RCVBUF = 512 << 10  # where autotuning settles for this link's BDP; wind
 NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one event, one ACK
 _U32 = 0xFFFFFFFF
 _WILDCARD = ("", "::", "0.0.0.0")  # bind() addresses meaning "any of this host's"
+_LOOPBACK = ("127.0.0.1", "::1")
 _CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
 _CMSG_DTYPE = np.dtype([("frag_offset", "=u8"), ("frag_size", "=u4"), ("frag_token", "=u4"),
                         ("dmabuf_id", "=u4"), ("flags", "=u4")])  # the same, many at a time
@@ -59,8 +62,8 @@ _SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
 
 # options accepted and stored like the kernel does, returning None (level -> names)
 _PLAIN_OPTIONS = {
-    _socket.SOL_SOCKET: {2, 7, 8, 9, 15, 18, 60},  # REUSEADDR SNDBUF RCVBUF KEEPALIVE
-    _socket.IPPROTO_TCP: {1, 2, 12},  # NODELAY MAXSEG QUICKACK   REUSEPORT RCVLOWAT ZEROCOPY
+    _socket.SOL_SOCKET: {2, 7, 8, 9, 15, 18, 60},  # REUSEADDR SNDBUF RCVBUF KEEPALIVE ZEROCOPY
+    _socket.IPPROTO_TCP: {1, 2, 12},  # NODELAY MAXSEG QUICKACK   REUSEPORT RCVLOWAT
     _socket.IPPROTO_IPV6: {26},  # IPV6_V6ONLY
     _socket.IPPROTO_IP: {1},  # IP_TOS
 }
@@ -186,6 +189,8 @@ class _Socket:
                 raise DevmemError(errno.EINVAL)
             if optname == uapi.SO_DEVMEM_DONTNEED:
                 return self._devmem_dontneed(data, null)
+            if optname == uapi.SO_ZEROCOPY:  # devmem TX / MSG_ZEROCOPY (tcp_send.py)
+                return tcp_send.set_zerocopy(self, data, null)
         known = _PLAIN_OPTIONS.get(level, set())
         if optname not in known:
             raise DevmemError(errno.ENOPROTOOPT)
@@ -240,6 +245,8 @@ class UdpSocket(_Socket):
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
         self._check_open()
+        if flags & uapi.MSG_ERRQUEUE:
+            return errqueue_recvmsg(None, self.family, bufsize, ancbufsize)
         if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
             raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
         raise BlockingIOError(errno.EAGAIN, "recvmsg would block forever: nothing is sent to "
@@ -295,6 +302,8 @@ class TcpSocket(_Socket):
         self._timer_gen = 0
         self._timer_armed = False
         self.retransmits = 0
+        self.route_dev = None  # the device the connection's route goes through (eth1 or lo)
+        self._zc = None  # MSG_ZEROCOPY notifications and error queue (zerocopy.py)
 
     # ---- addresses and connection set-up -------------------------------------------------
     def _parse_addr(self, address: object) -> tuple[str, int]:
@@ -319,7 +328,8 @@ class TcpSocket(_Socket):
         addr, port = self._parse_addr(address)
         if self.local is not None:
             raise DevmemError(errno.EINVAL)
-        if addr not in _WILDCARD and addr not in (self.netns.address, self.netns.address4):
+        if addr not in _WILDCARD + _LOOPBACK and addr not in (self.netns.address,
+                                                              self.netns.address4):
             raise DevmemError(errno.EADDRNOTAVAIL)
         if port == 0:
             port = self._ephemeral_port()
@@ -359,7 +369,10 @@ class TcpSocket(_Socket):
         if self.state != "CLOSE":
             raise DevmemError(errno.EISCONN)
         target = self.netns.link.netns_by_address(addr)
-        if target is None or target is self.netns:
+        loop = tcp_send.route_for(self.family, addr) == "lo" or target is self.netns
+        if loop:  # a local address: the route goes through lo
+            target = self.netns
+        if target is None:
             raise DevmemError(errno.ENETUNREACH)
         is_v6 = ":" in addr
         if is_v6 != (self.family == _socket.AF_INET6):
@@ -370,8 +383,12 @@ class TcpSocket(_Socket):
             raise DevmemError(errno.ECONNREFUSED)
         if self.local is None:
             self.bind(("", 0))
-        src = self._own_address()
+        src = addr if loop else self._own_address()
         conn = TcpSocket(target, self.family, self.type, self.proto)
+        self.route_dev = self.netns.kernel.device(1) if loop else self.netns.nic
+        conn.route_dev = target.kernel.device(1) if loop else target.nic
+        if loop:
+            self.mss = conn.mss = self.route_dev.mtu - header_len(6 if is_v6 else 4) + 14
         target.sockets.append(conn)
         conn.local, conn.remote = (addr, port), (src, self.local[1])
         self.local, self.remote = (src, self.local[1]), (addr, port)
@@ -449,6 +466,28 @@ class TcpSocket(_Socket):
     def sendall(self, data: bytes, flags: int = 0) -> None:
         self.send(data, flags)
 
+    def sendmsg(self, buffers, ancdata=(), flags: int = 0, address=None) -> int:
+        """``sendmsg(2)`` as ``socket.sendmsg``: bytes-like buffers, or ``uapi.DmabufIov``
+        offsets with an ``SCM_DEVMEM_DMABUF`` cmsg for devmem TX; MSG_ZEROCOPY completions
+        come on the error queue (``recvmsg(0, n, MSG_ERRQUEUE)``). See :mod:`.tcp_send`."""
+        return tcp_send.sendmsg(self, buffers, ancdata, flags, address)
+
+    def _check_sendable(self) -> None:
+        """``tcp_sendmsg_locked`` before queueing: a pending error once, then EPIPE."""
+        if self._err:
+            err, self._err = self._err, 0
+            raise DevmemError(err)
+        if self._fin_queued or self.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+            raise DevmemError(errno.EPIPE)
+
+    @property
+    def tx_stats(self):
+        """Counters of the tx queue this connection's packets leave by (XPS by flow hash)."""
+        dev = self.route_dev or self.netns.nic
+        if self._flow_in is None:
+            return dev.tx_queues[0].stats
+        return dev.tx_queues[dev.rss_hash(self._flow_in) % len(dev.tx_queues)].stats
+
     @property
     def write_seq(self) -> int:
         return self._write_seq
@@ -506,6 +545,7 @@ class TcpSocket(_Socket):
         """
         link, peer, mss = self.netns.link, self.peer, self.mss
         hdr = header_len(self._flow_in.family)
+        loop = self.route_dev is not None and self.route_dev.kind != "nic"
         runs: list[tuple] = []
         nseg = arrival = pkts = nbytes = 0
         for seq, stop in ranges:
@@ -513,8 +553,8 @@ class TcpSocket(_Socket):
                 k = min(NAPI_BUDGET - nseg, -(-(stop - seq) // mss))
                 end = min(stop, seq + k * mss)
                 runs.append((seq, self._payload(seq, end), mss))
-                arrival = link.wire_run(self.netns, mss + hdr, k - 1,
-                                       end - seq - (k - 1) * mss + hdr)
+                arrival = link.now_ns if loop else link.wire_run(
+                    self.netns, mss + hdr, k - 1, end - seq - (k - 1) * mss + hdr)
                 nseg += k
                 pkts += k
                 nbytes += end - seq + k * hdr
@@ -525,8 +565,7 @@ class TcpSocket(_Socket):
         if runs:
             link.schedule_at(arrival, partial(peer._on_burst, runs))
         if pkts:
-            txqs = self.netns.nic.tx_queues  # XPS: the flow's hash picks the tx queue
-            st = txqs[self.netns.nic.rss_hash(self._flow_in) % len(txqs)].stats
+            st = self.tx_stats
             st.packets += pkts
             st.bytes += nbytes
         return pkts
@@ -558,6 +597,8 @@ class TcpSocket(_Socket):
         self._retries += 1
         if self._retries > TCP_RETRIES2:
             self._err = errno.ETIMEDOUT
+            if self._zc is not None:  # tcp_write_err: tcp_write_queue_purge
+                self._zc.purge()
             return
         data_end = min(self.snd_nxt, self.write_seq)
         top = self._sacked[-1][1] if self._sacked else self.snd_una
@@ -576,6 +617,8 @@ class TcpSocket(_Socket):
         if ack > self.snd_una:
             self.snd_una = ack
             self._drop_acked()
+            if self._zc is not None:  # MSG_ZEROCOPY: acknowledged data completes
+                self._zc.acked(ack)
             self.snd_nxt = max(self.snd_nxt, ack)
             self._retries = 0
             self._rto_ns = TLP_PTO_NS
@@ -622,7 +665,7 @@ class TcpSocket(_Socket):
         """One NAPI poll: the NIC places the segments, TCP queues them in order or out of order
         (holding their net_iovs until the hole is filled), then one ACK with SACK blocks."""
         ooo = self._ooo
-        for skb in receive_burst(self.netns.nic, self._flow_in, runs):
+        for skb in receive_burst(self.route_dev or self.netns.nic, self._flow_in, runs):
             if skb.seq == self.rcv_nxt and not ooo and not self._closed \
                     and not self._fin_rcvd:  # the common case: in order, nothing pending
                 self._append_in_order(skb)
@@ -663,6 +706,8 @@ class TcpSocket(_Socket):
         self._err = errno.ECONNRESET
         self.state = "CLOSE"
         self._timer_gen += 1
+        if self._zc is not None:  # tcp_reset: tcp_write_queue_purge frees the send queue
+            self._zc.purge()
 
     # ---- recvmsg -----------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -685,6 +730,11 @@ class TcpSocket(_Socket):
             nothing is queued and the socket is non-blocking or nothing can ever arrive;
             TimeoutError after ``settimeout``.
         """
+        if flags & uapi.MSG_ERRQUEUE:  # tcp_recvmsg: inet_recv_error (zerocopy.py)
+            self._check_open()
+            if self._timeout:  # socket.recvmsg with a timeout polls for readability first
+                self._wait(lambda: bool(self._zc and self._zc.errqueue), "recvmsg(MSG_ERRQUEUE)")
+            return errqueue_recvmsg(self._zc, self.family, bufsize, ancbufsize)
         self._check_recvmsg(bufsize, ancbufsize, flags)
         copied, linear, ancdata = self._recvmsg_locked(bufsize, ancbufsize, flags)
         data = b"".join(linear)
@@ -977,6 +1027,8 @@ class TcpSocket(_Socket):
         if self._closed:
             return
         self._closed = True
+        if self._zc is not None:  # SOCK_DEAD: no more completions
+            self._zc.close()
         self._token_free(np.ones(self._tok_next, dtype=bool))
         unread = self._rq_bytes - self._rq_off
         while self._rq:
