@@ -28,6 +28,7 @@ test: $(STAMP)
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks --ignore=notebooks/student \
 	  --durations=10
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks/student
+	$(MAKE) site-test
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests -m "not browser"
@@ -55,6 +56,21 @@ check: lint test
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) "$$b" || exit 1; done
+
+## The course as a static site in build/site/, from the notebooks' stored outputs (no execution)
+.PHONY: site site-test
+SITE_STAMP = $(VENV)/.site-installed
+$(SITE_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e ".[site]"
+	touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	rm -rf build/site
+	$(PY) -m sphinx -b html -q -W --keep-going -c docs . build/site
+
+## Open every page of the built site in headless Chromium; screenshots in build/screenshots/
+site-test: site
+	DEVMEM_SITE_DIR=build/site $(PY) -m pytest -q tests/test_site.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
