@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "devmem-lab"
 author = "devmem-lab contributors"
-copyright = "devmem-lab contributors"  # noqa: A001 - Sphinx's name
+copyright = "devmem-lab contributors"
 
 # GitHub repository the launch buttons and "edit" links point at
 REPO = os.environ.get("DEVMEM_LAB_REPO", "devmem-lab/devmem-lab")
@@ -64,3 +64,6 @@ html_theme_options = {
     "home_page_in_toc": True,
     "navigation_with_keys": False,
 }
+# figures are drawn on white: light by default (also stops the theme's "invalid theme mode"
+# console error on a first visit)
+html_context = {"default_mode": "light"}
