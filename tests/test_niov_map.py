@@ -89,3 +89,23 @@ def test_style_is_legible_at_jupyterlab_size():
     assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["font.size"] >= 10
     w, _h = np.array(plt.rcParams["figure.figsize"]) * plt.rcParams["figure.dpi"]
     assert w <= 900  # fits the notebook column of a 1400 px wide JupyterLab
+
+
+def test_bandwidth_explorer_says_why_devmem_is_gone_without_header_split():
+    import matplotlib.pyplot as plt
+
+    from devmem_lab.widgets.analysis import NO_DEVMEM, bandwidth_explorer
+
+    ui = bandwidth_explorer(line_rate_gbps=200, mtu=4148, nics=8, plot=False)
+    fig = plt.figure()
+    ax = fig.add_subplot()
+    from devmem_lab.widgets.analysis import plot_dram_bars
+
+    plot_dram_bars(ui.result, ax=ax)
+    assert NO_DEVMEM not in [t.get_text() for t in ax.texts]
+    ui.controls["header_split"].value = False  # what unticking the box does
+    ax.clear()
+    plot_dram_bars(ui.result, ax=ax)
+    assert NO_DEVMEM in [t.get_text() for t in ax.texts]
+    assert ax.patches[2].get_height() == 0  # no devmem bar drawn, the note instead
+    plt.close(fig)

@@ -22,8 +22,6 @@ RC = {
     "ytick.labelsize": 9,
     "legend.fontsize": 9,
     "legend.framealpha": 0.9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
 }
 
 
