@@ -44,7 +44,7 @@ def datapath(*highlight: str, ax=None, title: str | None = None):
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8.6, 1.9), layout="none")
         ax.figure.subplots_adjust(0.005, 0.02, 0.995, 0.86 if title else 0.98)
-    w, h, gap = 1.0, 0.62, 0.26
+    w, h, gap = 1.08, 0.62, 0.2
     xs = [i * (w + gap) for i in range(len(STAGES))]
     y = 0.55
     for x, (name, what) in zip(xs, STAGES.items()):
@@ -52,7 +52,7 @@ def datapath(*highlight: str, ax=None, title: str | None = None):
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
                                     fc=_ON if on else _OFF, ec=_EDGE_ON if on else _EDGE_OFF,
                                     lw=2 if on else 1))
-        ax.text(x + w / 2, y + h * 0.70, name, ha="center", va="center", fontsize=10,
+        ax.text(x + w / 2, y + h * 0.70, name, ha="center", va="center", fontsize=9.5,
                 weight="bold" if on else "normal", color="black" if on else "0.45")
         ax.text(x + w / 2, y + h * 0.30, what, ha="center", va="center", fontsize=7.5,
                 color="0.15" if on else "0.55", linespacing=1.0)
