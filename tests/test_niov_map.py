@@ -109,3 +109,17 @@ def test_bandwidth_explorer_says_why_devmem_is_gone_without_header_split():
     assert NO_DEVMEM in [t.get_text() for t in ax.texts]
     assert ax.patches[2].get_height() == 0  # no devmem bar drawn, the note instead
     plt.close(fig)
+
+
+def test_widgets_carry_a_note_for_pages_that_cannot_run_them(ui, monkeypatch):
+    import IPython.display
+
+    from devmem_lab.widgets.display import OFFLINE_NOTE
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda b, raw: shown.append(b))
+    ui._ipython_display_()
+    (bundle,) = shown
+    assert bundle["text/plain"] == repr(ui)  # not a truncated VBox(...)
+    assert OFFLINE_NOTE in bundle["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # JupyterLab's live view

@@ -49,9 +49,9 @@ class Explorer:
             self._update()
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def _in_kernel() -> bool:

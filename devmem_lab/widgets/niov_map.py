@@ -202,9 +202,9 @@ class NiovMap:
                             f"net_iov so far: {r['alloc_fail']}</pre>")
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def niov_map(lab, conn, binding_id: int, *, wait_s: float = 5.0) -> NiovMap:

@@ -127,9 +127,9 @@ class PoolView:
                             f"for lack of a free net_iov</pre>")
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def pool_view(lab, conn, binding_id: int, *, wait_s: float = WAIT_S) -> PoolView:

@@ -75,9 +75,9 @@ class SteeringPanel:
         return self.result
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def _field(text: str, label: str, occurrence: int = -1) -> str | None:
