@@ -25,7 +25,10 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
-from browser_support import CHROMIUM_FLAGS, REPO, chromium_path, in_ci
+from browser_support import CHROMIUM_FLAGS, REPO, chromium_path
+from prereq import require
+
+from devmem_lab import prerequisites as pre
 
 pytestmark = pytest.mark.site
 SITE_ENV = os.environ.get("DEVMEM_SITE_DIR")
@@ -37,7 +40,8 @@ needs_site = pytest.mark.skipif(
 # ---- the Sphinx extensions' pure parts ------------------------------------------------------
 @pytest.fixture(scope="module")
 def ext():
-    pytest.importorskip("sphinx", reason="pip install -e '.[site]'")
+    # the 'site' extra is installed by `make site` (after the unit run of `make test`)
+    pytest.importorskip("sphinx", reason="run by make site-test (pip install -e '.[site]')")
     sys.path.insert(0, str(REPO / "docs" / "_ext"))
     import binder_student
     import kernel_source
@@ -96,17 +100,10 @@ def site():
     root = Path(SITE_ENV or "").resolve()
     if not (root / "index.html").exists() and not (root / "docs" / "index.html").exists():
         pytest.fail(f"DEVMEM_SITE_DIR={SITE_ENV!r} holds no built site: run `make site`")
+    require(pre.CHROMIUM, pre.PLAYWRIGHT)  # skip outside CI, fail in CI
     exe = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        exe = None
-    if exe is None:
-        msg = ("the site test needs chromium (apt-get install chromium) and playwright "
-               "(pip install -e '.[browser]')")
-        if in_ci():
-            pytest.fail(f"CI=true and {msg}", pytrace=False)
-        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
     handler = functools.partial(_Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

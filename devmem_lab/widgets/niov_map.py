@@ -2,7 +2,7 @@
 
 A net_iov (``include/net/netmem.h``) is in one of these places at any moment:
 
-- ``free``: in the binding's genpool (``net/core/devmem.c``, ``net_devmem_alloc_dmabuf``);
+- ``free``: in the binding's genpool (``net/core/devmem.c``, ``net_devmem_alloc_dmabuf``; emulated in ``devmem_lab/kernel/devmem.py``);
 - ``posted``: taken from the genpool by the page pool for the rx ring (``net/core/page_pool.c``)
   and not (yet) in any socket's queue;
 - ``in skb``: holds payload of an skb queued on the socket, in order or out of order, not read
@@ -154,11 +154,11 @@ class NiovMap:
 
     @property
     def binding(self):
-        return self.conn.host.kernel.bindings[self.binding_id]
+        return self.conn.netns.kernel.bindings[self.binding_id]
 
     def snapshot(self, action: str = "start") -> dict:
         self.states = niov_states(self.binding, [self.conn])
-        rxq = self.conn.host.nic.rx_queues[self.binding.queues[0]]
+        rxq = self.conn.netns.nic.rx_queues[self.binding.queues[0]]
         self.result = {"t_s": round(float(self.lab.now), 6), "action": action,
                        **count_states(self.states), "alloc_fail": rxq.stats.alloc_fail}
         self.history.append(self.result)
