@@ -42,6 +42,7 @@ test: $(TEST_STAMP)
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(LESSONS) --durations=10
 	$(PY) -m devmem_lab.teach.student notebooks/ --pristine $(PRISTINE)
 	$(TESTENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env $(PRISTINE)
+	$(MAKE) site-test
 
 unit: $(TEST_STAMP)
 	$(TESTENV) $(PY) -m pytest -q tests -m "not browser"
@@ -73,6 +74,21 @@ check: lint test
 
 bench: $(TEST_STAMP)
 	for b in benchmarks/bench_*.py; do $(TESTENV) $(PY) "$$b" || exit 1; done
+
+## The course as a static site in build/site/, from the notebooks' stored outputs (no execution)
+.PHONY: site site-test
+SITE_STAMP = $(VENV)/.site-installed
+$(SITE_STAMP): pyproject.toml $(TEST_STAMP)
+	$(PY) -m pip install -q -e ".[site]"
+	touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	rm -rf build/site
+	$(PY) -m sphinx -b html -q -W --keep-going -c docs . build/site
+
+## Open every page of the built site in headless Chromium; screenshots in build/screenshots/
+site-test: site
+	DEVMEM_SITE_DIR=build/site $(TESTENV) $(PY) -m pytest -q tests/test_site.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(PRISTINE)

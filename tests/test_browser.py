@@ -39,10 +39,11 @@ NOTEBOOKS = sorted(p.relative_to(REPO).as_posix()
 
 
 def builds_widgets(path: str) -> bool:
+    """The notebook displays a widget (its stored outputs hold a widget view); importing
+    devmem_lab.widgets for the figure style or the data-path diagram does not count."""
     nb = json.loads((REPO / path).read_text())
-    return any(c["cell_type"] == "code" and ("devmem_lab.widgets" in "".join(c["source"])
-                                              or "ipywidgets" in "".join(c["source"]))
-               for c in nb["cells"])
+    return any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
 
 
 WIDGET_NOTEBOOKS = [p for p in NOTEBOOKS if builds_widgets(p)]
@@ -138,11 +139,14 @@ def test_widgets_render_and_a_slider_drives_its_output(lab, path):
         value = readout.inner_text() if readout.count() else ""
         before = handle.evaluate(DRIVEN_STATE)
         handle.focus()
-        handle.press("ArrowRight")
+        # a slider that starts at its maximum moves left, as a student would move it
+        key = "ArrowLeft" if handle.get_attribute("aria-valuenow") == \
+            handle.get_attribute("aria-valuemax") else "ArrowRight"
+        handle.press(key)
         if readout.count():  # the slider moved (the front end changed the widget model)
             deadline = time.monotonic() + 5
             while readout.inner_text() == value and time.monotonic() < deadline:
-                handle.press("ArrowRight")
+                handle.press(key)
                 lab.page.wait_for_timeout(100)
             assert readout.inner_text() != value, f"{path}: slider {label!r} did not move"
         if _wait_changed(lab.page, handle, before, timeout_s=3):
@@ -156,3 +160,42 @@ def test_widgets_render_and_a_slider_drives_its_output(lab, path):
                 return
         tried.append(label)
     pytest.fail(f"{path}: moving sliders {tried} changed nothing they drive {lab.shot(path)}")
+
+
+SHOTS = REPO / "build" / "screenshots" / "lab"
+FIGURES = '.jp-OutputArea-output[data-mime-type="image/png"] img'
+# a displayed widget: an output holding widget boxes, not one nested in an Output widget
+WIDGETS = (".jp-OutputArea-output:has(.widget-box)"
+           ":not(.jp-OutputArea-output .jp-OutputArea-output)")
+# natural size of a figure and the width of the output area that shows it
+FIT = """(img) => [img.naturalWidth, img.naturalHeight,
+               img.closest('.jp-OutputArea-output').clientWidth]"""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_figures_fit_jupyterlab_and_are_saved_as_screenshots(lab, path):
+    """Every figure loaded and is shown at its own size (not scaled down, so its text is as
+    legible as the style made it); each figure and widget is saved as it looks in JupyterLab
+    under build/screenshots/lab/<notebook>/ for a reviewer."""
+    panel = lab.panel(path)
+    out = SHOTS / Path(path).stem
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    figures, widgets = panel.locator(FIGURES), panel.locator(WIDGETS)
+    assert figures.count() > 0, f"{path}: no figure (every lesson opens with the data path)"
+    too_wide = []
+    for i in range(figures.count()):
+        fig = figures.nth(i)
+        fig.scroll_into_view_if_needed()
+        width, height, area = fig.evaluate(FIT)
+        assert width > 0 and height > 0, f"{path}: figure {i + 1} did not load"
+        if width > area:
+            too_wide.append((i + 1, width, area))
+        fig.screenshot(path=str(out / f"figure_{i + 1:02d}.png"))
+    assert widgets.count() >= builds_widgets(path), f"{path}: widget not found"
+    for i in range(widgets.count()):
+        widget = widgets.nth(i)
+        widget.scroll_into_view_if_needed()
+        widget.screenshot(path=str(out / f"widget_{i + 1:02d}.png"))
+    assert not too_wide, f"{path}: figures scaled down to fit (n, px, area px): {too_wide}"

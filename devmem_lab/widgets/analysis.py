@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Explorer", "bandwidth_explorer", "exhaustion_explorer"]
+__all__ = ["Explorer", "bandwidth_explorer", "exhaustion_explorer", "plot_dram_bars"]
 
 
 @dataclass(eq=False)
@@ -49,9 +49,9 @@ class Explorer:
             self._update()
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def _in_kernel() -> bool:
@@ -94,6 +94,36 @@ def _wire(ui: Explorer, compute: Callable[[dict], Any], draw: Callable | None) -
 
 
 # --------------------------------------------------------------------------- bandwidth
+NO_DEVMEM = "no devmem path:\nheader split is off,\nbind-rx refuses\nthe queue"
+
+
+def plot_dram_bars(df, ax=None):
+    """Host DRAM GB/s per receive path (a :func:`~devmem_lab.bandwidth.host_memory_traffic`
+    frame) against the DDR5 peaks. A path the settings rule out (devmem without header
+    split: NaN) gets a note saying why instead of a bar at 0. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    from devmem_lab import bandwidth
+
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    colors = {"copy": "tab:red", "zerocopy": "tab:orange", "devmem": "tab:green"}
+    gbps = df["dram_GBps"]
+    ax.bar(df.index, gbps.fillna(0), color=[colors.get(p, "tab:blue") for p in df.index])
+    top = max(float(gbps.max(skipna=True) or 0), max(bandwidth.DRAM_PEAK_GBPS.values()))
+    for x, (path, missing) in enumerate(gbps.isna().items()):
+        if missing:  # NaN: this path does not exist with these settings
+            ax.text(x, top * 0.62, NO_DEVMEM if path == "devmem" else "not possible here",
+                    ha="center", va="bottom", fontsize=9, color="0.2")
+    for (label, gb), ls in zip(bandwidth.DRAM_PEAK_GBPS.items(), ("--", ":")):
+        ax.axhline(gb, color="0.3", ls=ls, lw=1, label=f"{label} peak")
+    ax.set_ylim(0, top * 1.25)
+    ax.set_xlabel("receive path")
+    ax.set_ylabel("host DRAM traffic (GB/s)")
+    ax.legend(loc="upper right")
+    return ax
+
+
 def bandwidth_explorer(
     line_rate_gbps: float = 200.0,
     mtu: int = 1500,
@@ -166,15 +196,10 @@ def bandwidth_explorer(
     def draw(ui: Explorer):
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        df = ui.result
-        ax.bar(df.index, df["dram_GBps"].fillna(0), color=["tab:red", "tab:orange", "tab:green"])
-        for i, (label, gb) in enumerate(bandwidth.DRAM_PEAK_GBPS.items()):
-            ax.axhline(gb, color="0.3", ls=("--", ":")[i % 2], lw=1, label=f"{label} peak")
-        ax.set_ylabel("host DRAM traffic (GB/s)")
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        plot_dram_bars(ui.result, ax=ax)
         v = ui.values()
-        ax.set_title(f"{v['nics']} x {v['line_rate_gbps']:g} Gb/s, MTU {v['mtu']}", fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.set_title(f"{v['nics']} x {v['line_rate_gbps']:g} Gb/s, MTU {v['mtu']}")
         return fig
 
     return _wire(Explorer("bandwidth", controls), compute, draw if plot else None)
@@ -280,7 +305,7 @@ def exhaustion_explorer(
     def draw(ui: Explorer):
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
         df = ui.extra["timeseries"]
         ax.step(df.index * 1e3, df["free_pages"], where="post", lw=1.8)
         ax.set_ylim(0, ui.controls["pool_pages"].value * 1.05)
@@ -289,8 +314,7 @@ def exhaustion_explorer(
         r = ui.result
         ax.set_title(
             f"drops {100 * r['drop_rate']:.1f} %, goodput {r['goodput_gbps']:.0f} "
-            f"Gb/s; Little's-law knee at {r['knee_hold_us']:.0f} us",
-            fontsize=10,
+            f"Gb/s; Little's-law knee at {r['knee_hold_us']:.0f} us"
         )
         return fig
 

@@ -31,6 +31,7 @@ from .. import uapi
 
 __all__ = ["PoolView", "plot_pool", "pool_state", "pool_trace", "pool_view"]
 
+_BAR_LABEL = {"free": "free", "in_socket": "on the socket", "held": "held (tokens)"}
 WAIT_S = 5.0  # virtual seconds a read waits for data (a few retransmission timeouts)
 
 
@@ -120,15 +121,15 @@ class PoolView:
         r = self.result
         for key, bar in self._bars.items():
             bar.value = r[key]
-            bar.description = f"{key} {r[key]}"
+            bar.description = f"{_BAR_LABEL[key]}: {r[key]}"
         self._view.value = (f"<pre>t = {r['t_s']:.3f} s   {html.escape(r['action'])}\n"
                             f"NIC: {r['packets']} packets placed, {r['alloc_fail']} dropped "
                             f"for lack of a free net_iov</pre>")
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def pool_view(lab, conn, binding_id: int, *, wait_s: float = WAIT_S) -> PoolView:
@@ -145,13 +146,17 @@ def pool_view(lab, conn, binding_id: int, *, wait_s: float = WAIT_S) -> PoolView
 
     ui = PoolView(lab, conn, binding_id, wait_s)
     n = ui.binding.num_niovs
+    style = {"description_width": "9em"}
     ui.controls = {
-        "read_packets": w.IntSlider(value=8, min=1, max=n, description="packets/read"),
-        "return_tokens": w.IntSlider(value=8, min=0, max=n, description="tokens/return"),
-        "read": w.Button(description="recvmsg"),
-        "return": w.Button(description="SO_DEVMEM_DONTNEED"),
+        "read_packets": w.IntSlider(value=8, min=1, max=n, description="packets per read",
+                                    style=style, layout=w.Layout(width="22em")),
+        "return_tokens": w.IntSlider(value=8, min=0, max=n, description="tokens to return",
+                                     style=style, layout=w.Layout(width="22em")),
+        "read": w.Button(description="recvmsg", layout=w.Layout(width="17em")),
+        "return": w.Button(description="SO_DEVMEM_DONTNEED", layout=w.Layout(width="17em")),
     }
-    ui._bars = {key: w.IntProgress(value=0, min=0, max=n, description=key)
+    ui._bars = {key: w.IntProgress(value=0, min=0, max=n, description=key, style=style,
+                                   layout=w.Layout(width="30em"))
                 for key in ("free", "in_socket", "held")}
     ui._view = w.HTML()
     ui.controls["read"].on_click(lambda _b: ui.read(ui.controls["read_packets"].value))
@@ -197,14 +202,14 @@ def plot_pool(df, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(6, 3))
+        _fig, ax = plt.subplots(figsize=(6.4, 3.4))
     ax.stackplot(df.index, df["free"], df["in_socket"], df["held"],
                  labels=["free (genpool)", "queued on the socket", "held by the app (tokens)"],
                  colors=["tab:green", "tab:orange", "tab:red"], alpha=0.8, step="post")
     ax.plot(df.index, df["alloc_fail"].clip(upper=df["niovs"].max()), "k:", drawstyle="steps-post",
             label="NIC drops (clipped)")
-    ax.set_xlabel("step")
+    ax.set_xlabel("step (one read or one token return)")
     ax.set_ylabel("net_iovs")
     ax.set_ylim(0, df["niovs"].max())
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax

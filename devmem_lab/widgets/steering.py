@@ -75,9 +75,9 @@ class SteeringPanel:
         return self.result
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a frontend
-        from IPython.display import display
+        from .display import show
 
-        display(self.widget)
+        show(self.widget, repr(self))
 
 
 def _field(text: str, label: str, occurrence: int = -1) -> str | None:
@@ -138,24 +138,31 @@ def steering_panel(host: Any, ifname: str | None = None, *, dst_port: int = 5201
     combined = state["combined"]
     address = getattr(host, "address", None)
     flow = "tcp6" if address and ":" in address else "tcp4"
+    label = {"style": {"description_width": "8em"}}  # room for every label, none truncated
+    # ToggleButtons put a long description above the buttons: label them with a Label instead
+    toggle = {"style": {"button_width": "5em"}, "layout": w.Layout(width="auto")}
     controls = {
         "tcp_data_split": w.ToggleButtons(options=["off", "on", "auto"],
                                           value=state["tcp_data_split"],
-                                          description="header split"),
+                                          description="", **toggle),
         "hds_thresh": w.BoundedIntText(value=state["hds_thresh"], min=0,
                                        max=max(state["hds_max"], state["hds_thresh"]),
-                                       description="hds-thresh",
+                                       description="hds-thresh", **label,
                                        disabled=not state["hds_max"]),
-        "rss_equal": w.IntSlider(value=combined, min=1, max=combined, description="RSS equal"),
+        "rss_equal": w.IntSlider(value=combined, min=1, max=combined, description="RSS equal", **label),
         "ntuple": w.ToggleButtons(options=["off", "on"], value=state["ntuple"],
-                                  description="ntuple"),
+                                  description="", **toggle),
         "ntuple_queue": w.IntSlider(value=combined - 1 if queue is None else queue, min=0,
-                                    max=max(combined - 1, 0), description="rule queue"),
-        "dst_port": w.BoundedIntText(value=dst_port, min=1, max=65535, description="dst-port"),
+                                    max=max(combined - 1, 0), description="rule queue", **label),
+        "dst_port": w.BoundedIntText(value=dst_port, min=1, max=65535, description="dst-port", **label),
     }
     panel = SteeringPanel(host=host, ifname=ifname, controls=controls)
     panel._view = w.HTML(value="<pre></pre>")
-    panel.widget = w.VBox([*controls.values(), panel._view])
+    named = {"tcp_data_split": "header split", "ntuple": "ntuple"}
+    rows = [w.HBox([w.Label(named[k], layout=w.Layout(width="8em", justify_content="flex-end",
+                                                        padding="0 8px 0 0")), c])
+            if k in named else c for k, c in controls.items()]
+    panel.widget = w.VBox([*rows, panel._view])
 
     def resync() -> None:
         """Put the ring controls back to what the NIC really has (after a refusal)."""
