@@ -182,10 +182,12 @@ class _Socket:
                     raise DevmemError(errno.ENODEV)
                 self._opts[(level, optname)] = data
                 return None
-            if len(data) < 4:
+            if len(data) < 4:  # sk_setsockopt: optlen < sizeof(int), before any option
                 raise DevmemError(errno.EINVAL)
+            if null:  # ... then copy_from_sockptr(&val, optval, sizeof(int))
+                raise DevmemError(errno.EFAULT)
             if optname == uapi.SO_DEVMEM_DONTNEED:
-                return self._devmem_dontneed(data, null)
+                return self._devmem_dontneed(data)
         known = _PLAIN_OPTIONS.get(level, set())
         if optname not in known:
             raise DevmemError(errno.ENOPROTOOPT)
@@ -223,7 +225,7 @@ class _Socket:
     def _set_rcvbuf(self, value: int) -> None:
         pass
 
-    def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
+    def _devmem_dontneed(self, data: bytes) -> int:
         raise DevmemError(errno.EBADF)  # sock_devmem_dontneed: !sk_is_tcp(sk)
 
     def close(self) -> None:
@@ -680,8 +682,9 @@ class TcpSocket(_Socket):
         Raises
         ------
         OSError
-            EFAULT: devmem data read without MSG_SOCK_DEVMEM, or with a control buffer too
-            small for its first cmsg (the data stays queued). ENOTCONN: not connected.
+            EFAULT: devmem data read without MSG_SOCK_DEVMEM. ETOOSMALL (525): a control
+            buffer too small (or none) for the first cmsg; the data stays queued (EFAULT with
+            ``Lab(kernel="6.12")``, before upstream 18282100d704). ENOTCONN: not connected.
             ECONNRESET / ETIMEDOUT: the connection died. BlockingIOError (EAGAIN) when
             nothing is queued and the socket is non-blocking or nothing can ever arrive;
             TimeoutError after ``settimeout``.
@@ -774,9 +777,10 @@ class TcpSocket(_Socket):
                             copied = -errno.EFAULT
                         break
                     sent, room = self._recvmsg_dmabuf(skb, offset, used, linear, ancdata, room)
-                    if sent <= 0:
+                    if sent <= 0:  # 6.18 passes the error through (18282100d704); 6.12: EFAULT
                         if not copied:
-                            copied = -errno.EFAULT
+                            copied = sent if self.host.kernel.version.recvmsg_errors_exposed \
+                                else -errno.EFAULT
                         break
                     used = sent
                 last_dmabuf = is_dmabuf
@@ -941,13 +945,11 @@ class TcpSocket(_Socket):
         for i, b in enumerate(self._tok_bindings):
             b.put_many(niovs[binds == i])
 
-    def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
+    def _devmem_dontneed(self, data: bytes) -> int:
         """``sock_devmem_dontneed``: free the frags named by ``struct dmabuf_token`` ranges."""
         if len(data) % uapi.DMABUF_TOKEN_SIZE or \
                 len(data) > uapi.DMABUF_TOKEN_SIZE * uapi.MAX_DONTNEED_TOKENS:
             raise DevmemError(errno.EINVAL)
-        if null:
-            raise DevmemError(errno.EFAULT)  # copy_from_sockptr of the tokens
         cap = uapi.MAX_DONTNEED_FRAGS if self.host.kernel.version.dontneed_frag_cap else None
         top = self._tok_next  # tokens at or above it do not exist
         named = np.zeros(top, dtype=bool)
