@@ -15,6 +15,7 @@ from .dmabuf import Accelerator, DmaBufTable
 from .errors import DevmemError
 from .kernel import Kernel, KernelVersion
 from .nic.device import NetDevice
+from .sockopts import SYSCTL
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -30,6 +31,7 @@ class Host:
         self.lab = lab
         self.name = name
         self.kernel = Kernel(version)
+        self.sysctl = dict(SYSCTL)  # the socket-buffer sysctls (devmem_lab.sockopts)
         self.address = address
         self.address4 = address4
         self.ifname = "eth1"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import uapi
+from . import sockopts, uapi
 from .devmem import as_index
 from .errors import DevmemError
 from .nic.device import FlowKey
@@ -57,13 +57,7 @@ _CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
 _SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
 
-# options accepted and stored like the kernel does, returning None (level -> names)
-_PLAIN_OPTIONS = {
-    _socket.SOL_SOCKET: {2, 7, 8, 9, 15, 18, 60},  # REUSEADDR SNDBUF RCVBUF KEEPALIVE
-    _socket.IPPROTO_TCP: {1, 2, 12},  # NODELAY MAXSEG QUICKACK   REUSEPORT RCVLOWAT ZEROCOPY
-    _socket.IPPROTO_IPV6: {26},  # IPV6_V6ONLY
-    _socket.IPPROTO_IP: {1},  # IP_TOS
-}
+MSG_OOB, MSG_ERRQUEUE = 0x1, 0x2000
 _SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE, _SO_RCVLOWAT = 3, 4, 8, 25, 18
 
 
@@ -109,7 +103,8 @@ class _Socket:
         self.proto = proto
         self._timeout: float | None = None
         self._closed = False
-        self._opts: dict[tuple[int, int], bytes] = {}
+        self._opts: dict[tuple[int, int], int] = {}  # option values as stored (sockopts)
+        self.bound_device = b""  # SO_BINDTODEVICE
         self._err = 0
 
     def __enter__(self):
@@ -136,12 +131,14 @@ class _Socket:
             if value < 0:
                 raise ValueError("Timeout value out of range")
             value = float(value)
+        self._check_open()  # Python's fcntl on a closed fd: EBADF
         self._timeout = value
 
     def gettimeout(self) -> float | None:
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
+        self._check_open()
         self._timeout = None if flag else 0.0
 
     def getblocking(self) -> bool:
@@ -180,7 +177,7 @@ class _Socket:
                 name = data.split(b"\0", 1)[0].decode(errors="replace")
                 if name and self.host.kernel.device_by_name(name) is None:
                     raise DevmemError(errno.ENODEV)
-                self._opts[(level, optname)] = data
+                self.bound_device = data.split(b"\0", 1)[0]
                 return None
             if len(data) < 4:  # sk_setsockopt: optlen < sizeof(int), before any option
                 raise DevmemError(errno.EINVAL)
@@ -188,16 +185,8 @@ class _Socket:
                 raise DevmemError(errno.EFAULT)
             if optname == uapi.SO_DEVMEM_DONTNEED:
                 return self._devmem_dontneed(data)
-        known = _PLAIN_OPTIONS.get(level, set())
-        if optname not in known:
+        if not sockopts.set_option(self, level, optname, data, null):
             raise DevmemError(errno.ENOPROTOOPT)
-        if len(data) < 4:
-            raise DevmemError(errno.EINVAL)
-        if null:
-            raise DevmemError(errno.EFAULT)
-        self._opts[(level, optname)] = data
-        if (level, optname) == (uapi.SOL_SOCKET, _SO_RCVBUF):
-            self._set_rcvbuf(struct.unpack("i", data[:4])[0])
         return None
 
     def getsockopt(self, level: int, optname: int, buflen: int = 0) -> int | bytes:
@@ -209,18 +198,13 @@ class _Socket:
             value = self.type
         elif level == uapi.SOL_SOCKET and optname == _SO_ERROR:
             value, self._err = self._err, 0
-        elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF:
+        elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF and self.type == _socket.SOCK_STREAM:
             value = getattr(self, "rcvbuf", DEFAULT_RCVBUF)
-        elif (level, optname) in self._opts:
-            raw = self._opts[(level, optname)]
-            if buflen:
-                return raw[:buflen]
-            value = struct.unpack("i", raw[:4])[0]
-        elif optname in _PLAIN_OPTIONS.get(level, set()):
-            value = 0
         else:
-            raise DevmemError(errno.ENOPROTOOPT)
-        return struct.pack("i", value)[:buflen] if buflen else value
+            value = sockopts.get_option(self, level, optname)
+            if value is None:
+                raise DevmemError(errno.ENOPROTOOPT)
+        return struct.pack("i", value)[:min(buflen, 4)] if buflen else value
 
     def _set_rcvbuf(self, value: int) -> None:
         pass
@@ -242,12 +226,14 @@ class UdpSocket(_Socket):
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
         self._check_open()
-        if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
+        if self._timeout == 0.0 or flags & (uapi.MSG_DONTWAIT | MSG_ERRQUEUE):  # ip_recv_error
             raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
         raise BlockingIOError(errno.EAGAIN, "recvmsg would block forever: nothing is sent to "
                                             "this UDP socket in the lab")
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if bufsize == 0 and not self._closed:  # CPython's sock_recv: no syscall for 0 bytes
+            return b""
         return self.recvmsg(bufsize, 0, flags)[0]
 
 
@@ -270,6 +256,7 @@ class TcpSocket(_Socket):
         self._rq_bytes = 0
         self.rcv_nxt = 0
         self._fin_rcvd = False
+        self._rd_shut = False  # sk_shutdown & RCV_SHUTDOWN
         self._flow_in: FlowKey | None = None
         self._ooo: dict[int, Skb] = {}  # out-of-order queue, by sequence number
         self._ooo_bytes = 0
@@ -400,7 +387,7 @@ class TcpSocket(_Socket):
         return self._addr_tuple(self.remote)
 
     def _set_rcvbuf(self, value: int) -> None:
-        self.rcvbuf = max(4608, 2 * value)  # the kernel doubles SO_RCVBUF
+        self.rcvbuf = value  # already clamped to rmem_max and doubled (sockopts.set_option)
 
     # ---- waiting on the virtual clock -----------------------------------------------------
     def _wait(self, ready, what: str, flags: int = 0) -> None:
@@ -670,6 +657,8 @@ class TcpSocket(_Socket):
     # ---- recvmsg -----------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``recv(2)``: ``recvmsg`` without a control buffer."""
+        if isinstance(bufsize, int) and bufsize == 0 and not self._closed:
+            return b""  # CPython's sock_recv returns at once for 0 bytes (no syscall)
         return self.recvmsg(bufsize, 0, flags)[0]
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
@@ -723,9 +712,16 @@ class TcpSocket(_Socket):
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         """``recv(2)`` into ``buffer`` (its first ``nbytes`` if given), as ``socket.recv_into``."""
-        view = memoryview(buffer)
+        view = memoryview(buffer).cast("B")
+        _check_int("nbytes", nbytes)
+        if nbytes < 0:  # CPython's sock_recv_into checks these before any syscall
+            raise ValueError("negative buffersize in recv_into")
+        if nbytes > view.nbytes:
+            raise ValueError("buffer too small for requested bytes")
+        if (nbytes or view.nbytes) == 0 and not self._closed:
+            return 0
         if nbytes:
-            view = view.cast("B")[:nbytes]
+            view = view[:nbytes]
         return self.recvmsg_into([view], 0, flags)[0]
 
     def _check_recvmsg(self, bufsize: int, ancbufsize: int, flags: int) -> None:
@@ -736,12 +732,15 @@ class TcpSocket(_Socket):
             raise ValueError("negative buffer size in recvmsg()")
         if ancbufsize < 0:
             raise ValueError("negative buffer size in recvmsg()")
-        if self.state == "LISTEN" or (self.state == "CLOSE" and self.peer is None):
-            raise DevmemError(errno.ENOTCONN)
+        recv_precheck(self, flags)
 
     def _more_than(self, queued: int) -> bool:
         """Something new to read: more skbs than ``queued``, a FIN or an error."""
-        return len(self._rq) > queued or self._fin_rcvd or bool(self._err)
+        return len(self._rq) > queued or self._eof() or bool(self._err)
+
+    def _eof(self) -> bool:
+        """Reads end here: FIN received, or ``shutdown(SHUT_RD)`` (RCV_SHUTDOWN)."""
+        return self._fin_rcvd or self._rd_shut
 
     def _recvmsg_locked(self, length: int, ancbufsize: int, flags: int):
         devmem_ok = bool(flags & uapi.MSG_SOCK_DEVMEM)
@@ -755,11 +754,15 @@ class TcpSocket(_Socket):
         last_dmabuf: bool | None = None
         idx, offset = 0, self._rq_off
         consumed_skbs = 0
+        if length == 0 and not self._rq and not self._eof():  # sock_rcvlowat() is at least 1
+            self._wait(partial(self._more_than, 0), "recvmsg", flags)
         while length > 0:
             if idx >= len(self._rq):
-                if copied >= target or self._fin_rcvd or self._err:
+                if copied >= target or self._eof() or self._err:
                     break
-                if copied and (self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT):
+                # a socket with a timeout is non-blocking under Python's poll(): a partial
+                # MSG_WAITALL read returns what is there
+                if copied and (self._timeout is not None or flags & uapi.MSG_DONTWAIT):
                     break
                 self._wait(partial(self._more_than, len(self._rq)), "recvmsg", flags)
                 continue
@@ -969,6 +972,18 @@ class TcpSocket(_Socket):
     # ---- closing -----------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
         self._check_open()
+        _check_int("how", how)
+        if how not in (_socket.SHUT_RD, _socket.SHUT_WR, _socket.SHUT_RDWR):
+            raise DevmemError(errno.EINVAL)  # inet_shutdown: before the state checks
+        if self.state == "LISTEN":
+            if how != _socket.SHUT_WR:  # tcp_disconnect: the listener stops listening
+                self.state = "CLOSE"
+                for conn in self._backlog:
+                    conn.close()
+                self._backlog.clear()
+            return
+        if how != _socket.SHUT_WR:
+            self._rd_shut = True  # set even when unconnected (then ENOTCONN below)
         if self.peer is None:
             raise DevmemError(errno.ENOTCONN)
         if how in (_socket.SHUT_WR, _socket.SHUT_RDWR) and not self._fin_queued:
@@ -1023,3 +1038,28 @@ def _subtract(ranges: list[tuple[int, int]], minus: list[tuple[int, int]]) -> li
         if a < b:
             out.append((a, b))
     return out
+
+
+def recv_precheck(sock: TcpSocket, flags: int) -> None:
+    """The checks of ``tcp_recvmsg`` / ``tcp_recvmsg_locked`` (``net/ipv4/tcp.c``) before any
+    data is looked at, as seen through Python's socket module.
+
+    ``MSG_ERRQUEUE`` goes to ``inet_recv_error`` first: the lab has no error queue, EAGAIN
+    (Python's ``poll()`` waits out a timeout first). A listener is ENOTCONN (with a timeout,
+    Python's ``poll()`` on a listener times out first). ``MSG_OOB`` with no urgent data is
+    EINVAL (``tcp_recv_urg``). An unconnected socket is ENOTCONN unless ``shutdown(SHUT_RD)``
+    marked it (then 0 bytes).
+    """
+    timed = sock._timeout is not None and sock._timeout > 0
+    if flags & MSG_ERRQUEUE:
+        if timed:
+            sock._wait(lambda: False, "recvmsg")
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+    if sock.state == "LISTEN":
+        if timed:
+            sock._wait(lambda: bool(sock._backlog), "recvmsg")
+        raise DevmemError(errno.ENOTCONN)
+    if flags & MSG_OOB:
+        raise DevmemError(errno.EINVAL)
+    if sock.state == "CLOSE" and sock.peer is None and not sock._rd_shut:
+        raise DevmemError(errno.ENOTCONN)
