@@ -215,6 +215,11 @@ class _Socket:
     def close(self) -> None:
         self._closed = True
 
+    def _wait_nothing(self) -> None:
+        """Let a ``settimeout`` deadline pass on the virtual clock, then ``TimeoutError``."""
+        self.host.lab.run(self._timeout)
+        raise TimeoutError("timed out")
+
 
 class UdpSocket(_Socket):
     """A UDP socket: enough to show what devmem calls do on a socket that is not TCP."""
@@ -226,13 +231,15 @@ class UdpSocket(_Socket):
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
         self._check_open()
+        if self._timeout:  # Python's poll() first: nothing ever makes it readable
+            self._wait_nothing()
         if self._timeout == 0.0 or flags & (uapi.MSG_DONTWAIT | MSG_ERRQUEUE):  # ip_recv_error
             raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
         raise BlockingIOError(errno.EAGAIN, "recvmsg would block forever: nothing is sent to "
                                             "this UDP socket in the lab")
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        if bufsize == 0 and not self._closed:  # CPython's sock_recv: no syscall for 0 bytes
+        if bufsize == 0:  # CPython's sock_recv: no syscall for 0 bytes
             return b""
         return self.recvmsg(bufsize, 0, flags)[0]
 
@@ -611,6 +618,9 @@ class TcpSocket(_Socket):
     def _on_burst(self, runs: list[tuple]) -> None:
         """One NAPI poll: the NIC places the segments, TCP queues them in order or out of order
         (holding their net_iovs until the hole is filled), then one ACK with SACK blocks."""
+        if self._closed or (self._rd_shut and self._fin_sent):
+            self._abort_on_data(runs)
+            return
         ooo = self._ooo
         for skb in receive_burst(self.host.nic, self._flow_in, runs):
             if skb.seq == self.rcv_nxt and not ooo and not self._closed \
@@ -649,15 +659,28 @@ class TcpSocket(_Socket):
                 self.state = "CLOSE_WAIT"
         self._send_ack()
 
+    def _abort_on_data(self, runs: list[tuple]) -> None:
+        """New data for a socket that can no longer read it (closed, or FIN_WAIT after
+        ``shutdown(SHUT_RD)``): the packets are dropped and both ends reset
+        (``tcp_rcv_state_process``: TCPABORTONDATA, then ``tcp_v4_send_reset``)."""
+        for skb in receive_burst(self.host.nic, self._flow_in, runs):
+            skb.free()
+        if self.peer is not None and self.state != "CLOSE":
+            if not self._closed:
+                self._on_reset()
+            self.host.lab.schedule(self.host.lab.delay_ns, self.peer._on_reset)
+            self.state = "CLOSE"
+
     def _on_reset(self) -> None:
-        self._err = errno.ECONNRESET
+        # tcp_reset: EPIPE in CLOSE_WAIT (the peer had already sent its FIN), else ECONNRESET
+        self._err = errno.EPIPE if self.state == "CLOSE_WAIT" else errno.ECONNRESET
         self.state = "CLOSE"
         self._timer_gen += 1
 
     # ---- recvmsg -----------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``recv(2)``: ``recvmsg`` without a control buffer."""
-        if isinstance(bufsize, int) and bufsize == 0 and not self._closed:
+        if isinstance(bufsize, int) and bufsize == 0:
             return b""  # CPython's sock_recv returns at once for 0 bytes (no syscall)
         return self.recvmsg(bufsize, 0, flags)[0]
 
@@ -718,7 +741,7 @@ class TcpSocket(_Socket):
             raise ValueError("negative buffersize in recv_into")
         if nbytes > view.nbytes:
             raise ValueError("buffer too small for requested bytes")
-        if (nbytes or view.nbytes) == 0 and not self._closed:
+        if (nbytes or view.nbytes) == 0:
             return 0
         if nbytes:
             view = view[:nbytes]
@@ -984,7 +1007,7 @@ class TcpSocket(_Socket):
             return
         if how != _socket.SHUT_WR:
             self._rd_shut = True  # set even when unconnected (then ENOTCONN below)
-        if self.peer is None:
+        if self.peer is None or self.state == "CLOSE":
             raise DevmemError(errno.ENOTCONN)
         if how in (_socket.SHUT_WR, _socket.SHUT_RDWR) and not self._fin_queued:
             self._fin_queued = True

@@ -147,12 +147,13 @@ def _call(side: _Side, op: list) -> Any:
         buf = bytearray(b"." * size)
         got = s.recv_into(buf, nbytes, flags)
         return [got, buf.hex()]
-    if name == "send":
-        return s.send(payload(0, args[0]))
-    if name == "shutdown":
-        return s.shutdown(args[0])
-    if name == "close":
-        return s.close()
+    if name in ("send", "shutdown", "close"):  # then let the peer's answer (ACK, RST) arrive
+        try:
+            return s.send(payload(0, args[0])) if name == "send" else \
+                s.shutdown(args[0]) if name == "shutdown" else s.close()
+        finally:
+            if side.peer is not None:
+                side.settle()
     if name == "settimeout":
         return s.settimeout(args[0])
     if name == "setblocking":
