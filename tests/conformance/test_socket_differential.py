@@ -101,7 +101,11 @@ def compare(program: dict, emulated: list, kernel: list) -> tuple[str, int, str 
 
 def _listed_can_match(program: dict, j: int, outcome: list) -> bool:
     """A listed op whose outcome is decided before the listed difference shows (closed socket,
-    a Python-level refusal, the shared length checks): agreeing there is no news."""
+    a Python-level refusal, the shared length checks) or a value cut to 1-3 bytes (the low
+    bytes of two sizes can coincide): agreeing there is no news."""
+    op = program["ops"][j]
+    if op[0] == "getsockopt" and 0 < op[3] < 4:
+        return True
     return outcome[0] in ("raised",) or outcome in (["error", "EBADF"], ["error", "EINVAL"],
                                                     ["error", "EFAULT"])
 
