@@ -153,8 +153,9 @@ class _Socket:
         ------
         OSError
             EINVAL (option shorter than an int; DONTNEED length not a multiple of 8 or over
-            128 ranges), EBADF (DONTNEED on a socket that is not TCP), ENOPROTOOPT (an
-            option the kernel does not set, e.g. SO_DEVMEM_LINEAR / SO_DEVMEM_DMABUF).
+            128 ranges), EFAULT (a NULL optval of at least 4 bytes), EBADF (DONTNEED on a
+            socket that is not TCP), ENOPROTOOPT (an option the kernel does not set, e.g.
+            SO_DEVMEM_LINEAR / SO_DEVMEM_DMABUF). Generic options: ``devmem_lab.sockopts``.
         """
         self._check_open()
         _check_int("level", level)
@@ -579,6 +580,8 @@ class TcpSocket(_Socket):
             self._timer_gen += 1
             self._timer_armed = False
             self._rexmitted = [(a, b) for a, b in self._rexmitted if b > ack]
+            if self._fin_sent and ack > self.write_seq and self.state == "CLOSE_WAIT":
+                self.state = "CLOSE"  # LAST_ACK: our FIN is acked, the connection is gone
         self._sacked = [r for r in sack if r[1] > self.snd_una]
         holes = self._holes()
         if holes and sum(b - max(a, holes[0][1]) for a, b in self._sacked) >= 3 * self.mss:

@@ -204,6 +204,7 @@ PINNED = [
     {"kind": "listen", "ops": [["shutdown", 1], ["recv", 1, 0], ["settimeout", 0.05],
                                ["recv", 1, 0], ["shutdown", 0], ["recv", 1, 0]]},
     {"kind": "pair", "ops": [["peer_close"], ["send", 10], ["send", 1000]]},
+    {"kind": "pair", "ops": [["close"], ["peer_shutdown"], ["peer_shutdown"], ["peer_send", 10]]},
 ]
 
 def record(n: int, seed: int = 20251201) -> dict:
