@@ -772,7 +772,8 @@ class TcpSocket(_Socket):
         devmem_ok = bool(flags & uapi.MSG_SOCK_DEVMEM)
         trunc = bool(flags & uapi.MSG_TRUNC)
         peek = bool(flags & uapi.MSG_PEEK)
-        target = length if flags & uapi.MSG_WAITALL else min(1, length)
+        lowat = self._opts.get((uapi.SOL_SOCKET, _SO_RCVLOWAT), 1)  # sock_rcvlowat()
+        target = length if flags & uapi.MSG_WAITALL else min(lowat, length)
         room = ancbufsize
         ancdata: list = []
         linear: list[bytes] = []

@@ -177,6 +177,7 @@ def test_live_differential(program):
 
 # ---- recording ---------------------------------------------------------------------------------
 DEVMEM, WAITALL, PEEK = so.uapi.MSG_SOCK_DEVMEM, so.uapi.MSG_WAITALL, so.uapi.MSG_PEEK
+DONTWAIT = so.uapi.MSG_DONTWAIT
 #: hand-written programs recorded ahead of the seeded ones: one per list entry, and the cases
 #: this fuzzer found and the emulator was fixed for
 PINNED = [
@@ -205,6 +206,10 @@ PINNED = [
                                ["recv", 1, 0], ["shutdown", 0], ["recv", 1, 0]]},
     {"kind": "pair", "ops": [["peer_close"], ["send", 10], ["send", 1000]]},
     {"kind": "pair", "ops": [["close"], ["peer_shutdown"], ["peer_shutdown"], ["peer_send", 10]]},
+    {"kind": "pair", "ops": [["setsockopt", SOL, 18, "int", 2], ["peer_send", 1],
+                             ["recv", 7, DONTWAIT], ["peer_send", 1], ["recv", 7, 0]]},
+    {"kind": "pair", "ops": [["setsockopt", SOL, 18, "int", 2], ["peer_send", 1],
+                             ["recv", 7, 0]]},
 ]
 
 def record(n: int, seed: int = 20251201) -> dict:
