@@ -1,60 +1,74 @@
 # devmem-lab: every target installs what it needs into .venv first.
+#   make lab    the course only (JupyterLab, widgets, matplotlib): what a learner needs
+#   make test   adds the test, simulation, lint and browser tooling, then runs everything
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-STAMP   = $(VENV)/.installed
-export MPLBACKEND = Agg
+LAB_STAMP  = $(VENV)/.installed-lab
+TEST_STAMP = $(VENV)/.installed-test
+# Plots are rendered off-screen in tests and when re-executing notebooks, never in `make lab`.
+TESTENV = MPLBACKEND=Agg
+# Solution notebooks only: a learner's own notebooks next to them are not course material.
+LESSONS = notebooks/[0-9][0-9]_*.ipynb
+PRISTINE = build/student
 
 .PHONY: install lab test unit browser nbval student execute lint check bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[notebooks,test,sim,dev,browser]"
+
+$(LAB_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[notebooks,sim]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+$(TEST_STAMP): pyproject.toml $(LAB_STAMP)
+	$(PY) -m pip install -q -e ".[notebooks,test,sim,dev,browser]"
+	touch $@
 
-## Open the course in JupyterLab
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_overview.ipynb
+install: $(TEST_STAMP)
 
-## Everything CI checks: unit tests, the browser test, then the notebooks under nbval
-test: $(STAMP)
-	$(PY) -m pytest -q tests -m "not browser" --durations=10
-	$(PY) -m pytest -q tests -m browser
-	$(PY) -m pytest -q --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks --ignore=notebooks/student \
-	  --durations=10
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks/student
+## Open the course in JupyterLab (add ARGS=--no-browser on a remote machine)
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS) \
+	  notebooks/00_overview.ipynb
 
-unit: $(STAMP)
-	$(PY) -m pytest -q tests -m "not browser"
+## Everything CI checks: unit tests, the browser test, the notebooks under nbval
+test: $(TEST_STAMP)
+	$(TESTENV) $(PY) -m pytest -q tests -m "not browser" --durations=10
+	$(TESTENV) $(PY) -m pytest -q tests -m browser
+	$(TESTENV) $(PY) -m pytest -q --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(LESSONS) --durations=10
+	$(PY) -m devmem_lab.teach.student notebooks/ --pristine $(PRISTINE)
+	$(TESTENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env $(PRISTINE)
 
-browser: $(STAMP)
-	$(PY) -m pytest -q tests -m browser
+unit: $(TEST_STAMP)
+	$(TESTENV) $(PY) -m pytest -q tests -m "not browser"
 
-nbval: $(STAMP)
-	$(PY) -m pytest -q --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks --ignore=notebooks/student
+browser: $(TEST_STAMP)
+	$(TESTENV) $(PY) -m pytest -q tests -m browser
 
-## Regenerate notebooks/student/ from the solution notebooks
-student: $(STAMP)
-	$(PY) -m devmem_lab.teach.student notebooks/
+nbval: $(TEST_STAMP)
+	$(TESTENV) $(PY) -m pytest -q --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(LESSONS)
+
+## Regenerate notebooks/student/ (keeps every copy a learner changed; FORCE=NAME resets one)
+student: $(LAB_STAMP)
+	$(PY) -m devmem_lab.teach.student notebooks/ $(if $(FORCE),--reset $(FORCE))
 
 ## Re-run the solution notebooks in place (after changing devmem_lab)
-execute: $(STAMP)
-	$(PY) -m devmem_lab.teach.execute notebooks/[0-9]*.ipynb
+execute: $(LAB_STAMP)
+	$(TESTENV) $(PY) -m devmem_lab.teach.execute $(LESSONS)
 	$(MAKE) student
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check devmem_lab tests benchmarks
 
 check: lint test
 
-bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do $(PY) "$$b" || exit 1; done
+bench: $(TEST_STAMP)
+	for b in benchmarks/bench_*.py; do $(TESTENV) $(PY) "$$b" || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(PRISTINE)

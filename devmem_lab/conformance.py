@@ -26,7 +26,6 @@ import contextlib
 import errno
 import json
 import os
-import platform
 import socket as _socket
 import struct
 import warnings
@@ -34,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import prerequisites as pre
 from . import uapi, ynl
 from .errors import NetlinkError
 from .netlink import family as fam
@@ -64,7 +64,8 @@ class Scenario:
     """One differential case: ``run(host) -> outcome``.
 
     ``needs_admin``: on a real kernel the path is reached only with ``CAP_NET_ADMIN`` (bind-rx
-    is admin-perm: without it every request stops at EPERM).
+    is admin-perm: without it every request stops at EPERM). ``needs_ethtool``: the real host
+    runs the ethtool binary. :attr:`needs` turns both into :mod:`~devmem_lab.prerequisites`.
     """
 
     name: str
@@ -77,6 +78,15 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r})"
+
+    @property
+    def needs(self) -> tuple[pre.Prerequisite, ...]:
+        """What running this scenario on a real host needs (the one skip policy)."""
+        return LIVE + (pre.ADMIN,) * self.needs_admin + (pre.ETHTOOL,) * self.needs_ethtool
+
+
+#: What every scenario needs on a real host: Linux >= 6.12 with the netdev family.
+LIVE = (pre.LINUX, pre.KERNEL, pre.NETDEV_FAMILY)
 
 
 # ---- outcomes ---------------------------------------------------------------------------------
@@ -145,8 +155,9 @@ def format_outcome(outcome: Outcome | str, attr_set: str = "dmabuf") -> str:
 
 # ---- hosts ------------------------------------------------------------------------------------
 def is_emulated(host: Any) -> bool:
-    """An emulated host (``Lab().server``) rather than a :class:`~devmem_lab.LinuxHost`."""
-    return hasattr(host, "lab") and hasattr(host, "kernel")
+    """An emulated host (``Lab().server``) rather than a :class:`~devmem_lab.LinuxHost`
+    (the ``emulated`` flag of :class:`devmem_lab.host.HostLike`)."""
+    return getattr(host, "emulated", False) is True
 
 
 def _peer(host: Any) -> Any:
@@ -313,8 +324,8 @@ def bind_rx_as_dump(host):
 def bind_rx_unprivileged(host):
     """bind-rx from a process without CAP_NET_ADMIN: EPERM before the attributes are read."""
     if is_emulated(host):
-        from .netlink.socket import NetlinkSocket
-        nl = ynl.Netdev(NetlinkSocket(host, cap_net_admin=False))
+        from .kernel.af_netlink import NetlinkSocket
+        nl = ynl.Netdev(NetlinkSocket(host.kernel, host.dmabufs, cap_net_admin=False))
         try:
             with _not_a_dmabuf() as fd:
                 return nl.bind_rx(host.if_nametoindex("lo"), fd, [0])
@@ -741,35 +752,11 @@ def by_name(name: str) -> Scenario:
 def kernel_unavailable(*, needs_admin: bool = False) -> str | None:
     """Why the running kernel cannot be compared (``None`` if it can).
 
-    Checked in order: not Linux; kernel older than 6.12; no netdev generic-netlink family;
-    (``needs_admin``) no ``CAP_NET_ADMIN``. Nothing is changed on the host.
+    Checked in order (:func:`devmem_lab.prerequisites.missing`): not Linux; kernel older than
+    6.12; no netdev generic-netlink family; (``needs_admin``) no ``CAP_NET_ADMIN``. Nothing is
+    changed on the host.
     """
-    from . import linux_host
-    if platform.system() != "Linux":
-        return f"skipped: not Linux ({platform.system() or 'unknown OS'})"
-    version = linux_host.kernel_version()
-    if version is None or version[:2] < linux_host.MIN_DEVMEM_KERNEL:
-        return f"skipped: kernel {platform.release()} is older than 6.12 (no devmem TCP)"
-    try:
-        sock = linux_host.KernelNetlinkSocket()
-    except OSError as e:
-        return f"skipped: no generic netlink socket ({os.strerror(e.errno or 0)})"
-    try:
-        linux_host.resolve_family(sock, "netdev")
-    except OSError:
-        return "skipped: the kernel has no netdev netlink family"
-    finally:
-        sock.close()
-    if needs_admin and not linux_host.has_cap_net_admin():
-        return "skipped: needs CAP_NET_ADMIN (run as root): bind-rx is admin-perm"
-    return None
-
-
-def _ethtool_missing() -> str | None:
-    from .linux_host import _ethtool_path
-    if _ethtool_path() is None:
-        return "skipped: ethtool is not installed (apt-get install ethtool)"
-    return None
+    return pre.missing(LIVE + (pre.ADMIN,) * needs_admin)
 
 
 def _run_unprivileged(fn: Callable[[Any], Any], host: Any) -> Any:
@@ -810,12 +797,11 @@ def run_all(host: Any, scenarios: Iterable[Scenario] = SCENARIOS) -> dict[str, O
     """Outcome of every scenario on ``host``; on a real kernel a skip reason where it can't run."""
     out: dict[str, Outcome | str] = {}
     emulated = is_emulated(host)
-    base = None if emulated else kernel_unavailable()
-    admin = None if emulated or base else kernel_unavailable(needs_admin=True)
-    tool = None if emulated else _ethtool_missing()
+    reasons: dict[tuple, str | None] = {}  # asked once per distinct set of needs
     for scn in scenarios:
-        reason = base or (admin if scn.needs_admin else None) \
-            or (tool if scn.needs_ethtool else None)
+        if not emulated and scn.needs not in reasons:
+            reasons[scn.needs] = pre.missing(scn.needs)
+        reason = None if emulated else reasons[scn.needs]
         out[scn.name] = reason if reason else run_scenario(scn, host)
     return out
 

@@ -16,7 +16,7 @@ from itertools import repeat
 from operator import add
 
 from .host import Host
-from .kernel import KERNELS
+from .kernel.state import KERNELS
 
 __all__ = ["Lab"]
 
@@ -95,6 +95,11 @@ class Lab:
                 return host
         return None
 
+    def netns_by_address(self, address: str):
+        """The network namespace that owns ``address`` (:class:`~devmem_lab.kernel.netns.Link`)."""
+        host = self.host_by_address(address)
+        return None if host is None else host.netns
+
     # ---- events -----------------------------------------------------------------------
     def schedule(self, delay_ns: int, fn: Callable[[], None]) -> None:
         """Run ``fn`` ``delay_ns`` after now."""
@@ -106,7 +111,7 @@ class Lab:
         self._seq += 1
         heapq.heappush(self._events, (max(self.now_ns, t_ns), self._seq, fn))
 
-    def wire(self, src: Host, frame_bytes: int) -> int:
+    def wire(self, src, frame_bytes: int) -> int:
         """Put a frame on the wire from ``src``; returns when it has fully arrived (ns).
 
         Frames from one host are serialised one after another at line rate, then delayed by
@@ -114,7 +119,7 @@ class Lab:
         """
         return self.wire_run(src, frame_bytes, 0, frame_bytes)
 
-    def wire_run(self, src: Host, frame_bytes: int, count: int, last_bytes: int) -> int:
+    def wire_run(self, src, frame_bytes: int, count: int, last_bytes: int) -> int:
         """:meth:`wire` for ``count`` frames of ``frame_bytes`` and then one of ``last_bytes``;
         returns when the last has arrived (ns), to the nanosecond what frame-by-frame gives."""
         ser = (frame_bytes + WIRE_OVERHEAD) * 8 / self.link_gbps

@@ -24,7 +24,6 @@ import os
 import platform
 import re
 import shlex
-import shutil
 import socket as _socket
 import struct
 import subprocess
@@ -32,7 +31,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import uapi
+from . import prerequisites, uapi
 from .errors import DevmemError, EthtoolError
 from .netlink import wire
 
@@ -423,6 +422,7 @@ class LinuxHost:
     """
 
     name = "linux"
+    emulated = False  # devmem_lab.host.HostLike
 
     def __init__(self, ifname: str = "lo", *, allow_changes: bool = False) -> None:
         self.ifname = ifname
@@ -518,7 +518,7 @@ class LinuxHost:
                                  "(and root: CAP_NET_ADMIN)")
             error.returncode = None
             raise error
-        exe = _ethtool_path()
+        exe = prerequisites.ethtool_path()
         if exe is None:
             error = EthtoolError(errno.ENOENT, "ethtool is not installed "
                                  "(apt-get install ethtool / dnf install ethtool)")
@@ -602,12 +602,6 @@ def _bind_rx_verdict(e, ops_lock_first: bool) -> str:
         return "no: no rx queue 0 (EINVAL)"
     text = f"{name}: {e.extack_msg}" if e.extack_msg else name
     return f"refused: {text}"
-
-
-def _ethtool_path() -> str | None:
-    """Where the ethtool binary is (often /usr/sbin, outside a user's PATH)."""
-    return shutil.which("ethtool") or next(
-        (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool") if os.path.exists(p)), None)
 
 
 def _ethtool_changes(argv: list[str]) -> bool:

@@ -7,7 +7,6 @@ test with the command that installs it; in CI (``CI`` set to true) it fails inst
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -21,11 +20,11 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from prereq import require
+
+from devmem_lab import prerequisites as pre
 
 REPO = Path(__file__).resolve().parent.parent
-INSTALL = ("apt-get install chromium && pip install playwright   "
-           "(or: pip install -e '.[browser,notebooks]')")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -33,10 +32,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 _SKIP_COPY = shutil.ignore_patterns(".git", ".venv", "venv", ".hypothesis", "__pycache__",
                                     "*.egg-info", ".pytest_cache", ".ipynb_checkpoints",
                                     "node_modules", "build", "dist")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def chromium_path() -> str | None:
@@ -49,21 +44,9 @@ def chromium_path() -> str | None:
 
 def require_browser() -> str:
     """The chromium executable; skip (fail in CI) when chromium, playwright or JupyterLab is
-    missing."""
-    missing = []
-    exe = chromium_path()
-    if exe is None:
-        missing.append("chromium (Debian package)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright (Python package)")
-    if importlib.util.find_spec("jupyterlab") is None:
-        missing.append("jupyterlab (Python package)")
-    if missing:
-        msg = f"browser test needs {', '.join(missing)}; install with: {INSTALL}"
-        if in_ci():
-            pytest.fail(f"CI=true and {msg}", pytrace=False)
-        pytest.skip(msg)
-    return exe
+    missing (the one policy of ``devmem_lab.prerequisites``)."""
+    require(pre.CHROMIUM, pre.PLAYWRIGHT, pre.JUPYTERLAB)
+    return chromium_path()
 
 
 def free_port() -> int:

@@ -6,11 +6,20 @@ import socket
 from dataclasses import dataclass
 
 import pytest
+from prereq import require
 
 from devmem_lab import Lab
-from devmem_lab.devmem import bind_dmabuf, open_rxq
+from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
 
 PORT = 5201
+
+
+@pytest.fixture(autouse=True)
+def _prerequisites(request):
+    """``@pytest.mark.needs(...)``: the one skip policy of ``devmem_lab.prerequisites``."""
+    marker = request.node.get_closest_marker("needs")
+    if marker:
+        require(*marker.args)
 
 
 def validation_pattern(total: int, n: int = 7) -> bytes:

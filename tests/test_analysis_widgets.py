@@ -4,12 +4,15 @@ import math
 import re
 
 import pytest
+from prereq import require
 
 from devmem_lab import bandwidth, exhaustion
+from devmem_lab import prerequisites as pre
 from devmem_lab.widgets.analysis import bandwidth_explorer, exhaustion_explorer
 
-pytest.importorskip("ipywidgets")
-pytest.importorskip("matplotlib").use("Agg")
+require(pre.python_package("ipywidgets", "notebooks"))
+require(pre.python_package("matplotlib", "notebooks"))
+__import__("matplotlib").use("Agg")
 
 
 def test_bigger_pool_drops_less():

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prereq import require
 
 from devmem_lab import bandwidth as bw
+from devmem_lab import prerequisites as pre
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,7 +195,8 @@ def test_measure_copy_cost_shape():
 
 
 def test_plot_returns_axes():
-    mpl = pytest.importorskip("matplotlib")
+    require(pre.python_package("matplotlib", "notebooks"))
+    import matplotlib as mpl
     mpl.use("Agg")
     import matplotlib.pyplot as plt
 

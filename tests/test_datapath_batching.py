@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devmem_lab import Lab, uapi
-from devmem_lab.nic import rx
+from devmem_lab.kernel.nic import rx
 from devmem_lab.uapi import pack_tokens, parse_cmsgs
 
 DEVMEM = uapi.MSG_SOCK_DEVMEM

@@ -107,7 +107,7 @@ def test_reader_that_never_returns_tokens_gets_a_clear_error():
 def test_one_lost_segment_is_resent_by_sack_fast_retransmit(monkeypatch):
     """Segments behind a hole wait in the out-of-order queue, holding their net_iovs; three
     segments' worth of SACK later the sender resends just the hole, long before any timer."""
-    from devmem_lab import tcp
+    from devmem_lab.kernel.tcp import socket as tcp
 
     lab = Lab(seed=0)
     steer(lab.server)

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from devmem_lab import Lab, dmabuf
+from devmem_lab import Lab
+from devmem_lab.kernel import dmabuf
 
 
 def test_udmabuf_is_a_real_sealed_mmapable_fd():

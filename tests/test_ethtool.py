@@ -10,8 +10,8 @@ import errno
 import pytest
 
 from devmem_lab import EthtoolError, Lab
-from devmem_lab.devmem import bind_dmabuf, open_rxq
-from devmem_lab.nic.device import FlowKey
+from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
+from devmem_lab.kernel.nic.device import FlowKey
 
 BAD_ARGS = "ethtool: bad command line argument(s)\nFor more information run ethtool -h"
 
@@ -325,7 +325,8 @@ def test_channel_refusals_from_rss_and_ntuple(server):
                           "ntuple filter settings\nnetlink error: Invalid argument")
 
 
-# ---- refusals while a queue has a memory provider (devmem-facts.md section 4) --------------------
+# ---- refusals while a queue has a memory provider --------------------------------------------
+# (docs/kernel-facts.md, "Steering and ethtool interactions")
 @pytest.fixture
 def bound():
     lab = Lab(seed=0)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from prereq import require
 
 from devmem_lab import exhaustion as ex
+from devmem_lab import prerequisites as pre
 
 ROOT = Path(__file__).resolve().parents[1]
 # MTU 4148: 4096-byte payload (one net_iov), 4186 wire bytes = 33488 bits. At 33.488 Gb/s a
@@ -142,7 +144,7 @@ def test_hold_times_distributions_have_the_requested_mean():
 # ------------------------------------------------------------------ SimPy reference model
 @pytest.fixture(scope="module")
 def simpy_model():
-    pytest.importorskip("simpy")
+    require(pre.python_package("simpy", "sim"))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import simpy_model
 
@@ -231,7 +233,8 @@ def test_sweep_and_summarize_reject_bad_input():
 
 
 def test_plots_return_axes():
-    mpl = pytest.importorskip("matplotlib")
+    require(pre.python_package("matplotlib", "notebooks"))
+    import matplotlib as mpl
     mpl.use("Agg")
     import matplotlib.pyplot as plt
 

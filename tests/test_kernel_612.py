@@ -1,4 +1,4 @@
-"""Lab(kernel="6.12"): the first release's behaviour where devmem-facts.md lists a difference."""
+"""Lab(kernel="6.12"): the first release's behaviour where docs/kernel-facts.md lists a difference."""
 
 import errno
 

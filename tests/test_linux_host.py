@@ -17,14 +17,15 @@ import subprocess
 import sys
 
 import pytest
+from prereq import LIVE
 
 from devmem_lab import EthtoolError, LinuxHost, conformance, linux_host, uapi
+from devmem_lab import prerequisites as pre
 from devmem_lab.linux_host import _ethtool_changes, kernel_version
 
 ON_LINUX = platform.system() == "Linux"
-KERNEL = conformance.kernel_unavailable() if ON_LINUX else "skipped: not Linux"
 live = pytest.mark.live
-needs_kernel = pytest.mark.skipif(KERNEL is not None, reason=KERNEL or "")
+needs_kernel = pytest.mark.needs(*LIVE)
 IS_ROOT = ON_LINUX and os.geteuid() == 0
 
 
@@ -83,7 +84,7 @@ def test_probe_as_nobody():
     assert got["uid"] == 65534
     assert got["cap"] is False and got["may_bind"] is False
     assert any("CAP_NET_ADMIN" in n for n in got["notes"])
-    if KERNEL is None:
+    if pre.missing(LIVE) is None:
         s = got["summary"]
         assert s["netdev family"] is True
         assert "bind-rx" in s["netdev ops"]
@@ -171,7 +172,7 @@ def test_dontneed_returns_the_kernel_value():
         h.socket().setsockopt(uapi.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, None)
 
 
-@pytest.mark.skipif(not ON_LINUX, reason="not Linux")
+@pytest.mark.needs(pre.LINUX)
 def test_accept_wraps_and_recvmsg_is_pythons():
     h = LinuxHost()
     with h.socket(socket.AF_INET, socket.SOCK_STREAM) as ls:
@@ -189,7 +190,7 @@ def test_accept_wraps_and_recvmsg_is_pythons():
                 assert conn.recvmsg(10, 64, uapi.MSG_SOCK_DEVMEM) == (b"abc", [], 0, None)
 
 
-@pytest.mark.skipif(not ON_LINUX, reason="not Linux")
+@pytest.mark.needs(pre.LINUX)
 def test_names():
     h = LinuxHost()
     assert h.if_nametoindex("lo") == socket.if_nametoindex("lo")
@@ -226,14 +227,13 @@ def test_ethtool_changes_refused_without_running(monkeypatch):
 
 
 def test_ethtool_missing_binary(monkeypatch):
-    monkeypatch.setattr(linux_host, "_ethtool_path", lambda: None)
+    monkeypatch.setattr(pre, "ethtool_path", lambda: None)
     with pytest.raises(EthtoolError) as e:
         LinuxHost().ethtool("-k lo")
     assert e.value.errno == errno.ENOENT and "apt-get install ethtool" in e.value.strerror
 
 
-@pytest.mark.skipif(not ON_LINUX or linux_host._ethtool_path() is None,
-                    reason="needs Linux and the ethtool binary")
+@pytest.mark.needs(pre.LINUX, pre.ETHTOOL)
 def test_ethtool_runs_the_real_tool():
     h = LinuxHost()
     assert h.ethtool("-k lo").startswith("Features for lo:")
@@ -257,7 +257,7 @@ def test_udmabuf_size_checked_first():
         h.udmabuf_create(4096.0)
 
 
-@pytest.mark.skipif(not ON_LINUX, reason="not Linux")
+@pytest.mark.needs(pre.LINUX)
 def test_udmabuf_missing_driver_is_explained(monkeypatch):
     real_exists = os.path.exists
     monkeypatch.setattr(os.path, "exists",

@@ -13,9 +13,9 @@ import struct
 import pytest
 
 from devmem_lab import Lab
+from devmem_lab.kernel.af_netlink import NLMSG_GOODSIZE, NetlinkSocket
 from devmem_lab.netlink import wire as w
 from devmem_lab.netlink.family import NETDEV_FAMILY_ID
-from devmem_lab.netlink.socket import NLMSG_GOODSIZE, NetlinkSocket
 
 FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "netdev_real.json").read_text())
 CASES = {c["name"]: c for c in FIXTURES["cases"]}
@@ -69,7 +69,7 @@ def test_emulator_matches_real_kernel_bytes(name):
     case = CASES[name]
     opts = case["options"]
     lab = Lab(seed=0)
-    sock = NetlinkSocket(lab.server, cap_net_admin="uid" not in opts)
+    sock = NetlinkSocket(lab.server.kernel, lab.server.dmabufs, cap_net_admin="uid" not in opts)
     sock.setsockopt(w.SOL_NETLINK, w.NETLINK_EXT_ACK, int(opts.get("ext_ack", True)))
     sock.setsockopt(w.SOL_NETLINK, w.NETLINK_CAP_ACK, int(opts.get("cap_ack", False)))
     fid = FIXTURES["family_id"]
@@ -103,7 +103,7 @@ class Bench:
         if hds:  # hds-thresh exists as an ethtool knob only in current kernels
             self.host.ethtool("-G eth1 tcp-data-split on"
                               + (" hds-thresh 0" if kernel != "6.12" else ""))
-        self.sock = NetlinkSocket(self.host, cap_net_admin=cap_net_admin)
+        self.sock = NetlinkSocket(self.host.kernel, self.host.dmabufs, cap_net_admin=cap_net_admin)
         self.sock.setsockopt(w.SOL_NETLINK, w.NETLINK_EXT_ACK, 1)
         self.seq = 0
 
@@ -270,7 +270,7 @@ def test_bind_rx_xdp_check_is_before_the_fd_only_in_6_12(kernel, expect):
 def test_bind_rx_queue_already_bound(kernel):
     b = Bench(kernel)
     assert b.bind(b.std()) == 1
-    other = NetlinkSocket(b.host)
+    other = NetlinkSocket(b.host.kernel, b.host.dmabufs)
     other.setsockopt(w.SOL_NETLINK, w.NETLINK_EXT_ACK, 1)
     assert err(b.bind(b.std(), sock=other)) == (
         errno.EEXIST, "designated queue already memory provider bound", None, None, None)
@@ -324,14 +324,14 @@ def test_closing_the_socket_unbinds_and_ids_stay_cyclic():
     assert b.host.kernel.bindings == {}
     assert b.nic.rx_queues[14].binding is None and b.nic.rx_queues[15].binding is None
     assert b.nic.rx_queues[15].pool.provider is None  # restarted on host pages
-    s2 = NetlinkSocket(b.host)
+    s2 = NetlinkSocket(b.host.kernel, b.host.dmabufs)
     assert b.bind(b.std(queues=q(15)), sock=s2) == 2  # not 1: xa_alloc_cyclic
     s2.close()
 
 
 def test_two_sockets_own_their_own_bindings():
     b = Bench()
-    s2 = NetlinkSocket(b.host)
+    s2 = NetlinkSocket(b.host.kernel, b.host.dmabufs)
     assert b.bind(b.std(queues=q(14))) == 1
     assert b.bind(b.std(queues=q(15)), sock=s2) == 2
     s2.close()
@@ -376,7 +376,7 @@ def test_port_ids_like_netlink_autobind():
 
 def test_extack_only_with_netlink_ext_ack():
     b = Bench()
-    plain = NetlinkSocket(b.host)
+    plain = NetlinkSocket(b.host.kernel, b.host.dmabufs)
     assert err(b.bind(u32(1, 2), sock=plain)) == (errno.EINVAL, None, None, None, None)
 
 

@@ -2,7 +2,8 @@
 
 Solution notebooks (``notebooks/NN_*.ipynb``, all of them, whoever wrote them): an H1 title
 first, a ``## Recap``, executed top to bottom (execution counts 1..n), no error or stderr
-output, under 1 MB. Student copies: the same title and recap, and no outputs at all.
+output, under 1 MB. Student copies, as the generator makes them (a learner's saved copy with
+its outputs is theirs, not the course's): the same title and recap, and no outputs at all.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from devmem_lab.teach import student
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SOLUTIONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-STUDENT = sorted((NOTEBOOKS / "student").glob("[0-9][0-9]_*.ipynb"))
+GENERATED = student.generate(NOTEBOOKS)
+STUDENT = sorted(GENERATED)
 MAX_BYTES = 1 << 20
 
 
@@ -28,7 +32,7 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", SOLUTIONS + STUDENT, ids=_ids(SOLUTIONS + STUDENT))
 def test_title_first_and_recap(path):
-    nb = nbformat.read(path, as_version=4)
+    nb = GENERATED.get(path) or nbformat.read(path, as_version=4)
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), \
         "the first cell must be the H1 title"
@@ -56,12 +60,13 @@ def test_no_errors_or_stderr(path):
 
 @pytest.mark.parametrize("path", SOLUTIONS + STUDENT, ids=_ids(SOLUTIONS + STUDENT))
 def test_small_enough(path):
-    assert path.stat().st_size < MAX_BYTES
+    size = len(nbformat.writes(GENERATED[path])) if path in GENERATED else path.stat().st_size
+    assert size < MAX_BYTES
 
 
 @pytest.mark.parametrize("path", STUDENT, ids=_ids(STUDENT))
 def test_student_copies_have_no_outputs(path):
-    nb = nbformat.read(path, as_version=4)
+    nb = GENERATED[path]
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None

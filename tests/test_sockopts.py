@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from devmem_lab import Lab
-from devmem_lab.sockopts import SYSCTL
+from devmem_lab.kernel.sockopts import SYSCTL
 
 SOL = socket.SOL_SOCKET
 

@@ -3,13 +3,15 @@
 import errno
 
 import pytest
+from prereq import require
 
 from devmem_lab import Lab
-from devmem_lab.devmem import bind_dmabuf, open_rxq
-from devmem_lab.nic.device import FlowKey
+from devmem_lab import prerequisites as pre
+from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
+from devmem_lab.kernel.nic.device import FlowKey
 from devmem_lab.widgets.steering import steering_panel  # imports ipywidgets only when called
 
-pytest.importorskip("ipywidgets")
+require(pre.python_package("ipywidgets", "notebooks"))
 
 
 @pytest.fixture

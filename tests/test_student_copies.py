@@ -2,7 +2,8 @@
 
 ``devmem_lab.teach.student`` (style guide section 3): solution regions become a
 ``NotImplementedError`` stub, ``solution``-tagged cells disappear, outputs are cleared, cell
-ids and tags stay. ``--check`` fails on a stale copy.
+ids and tags stay. ``--check`` fails on a stale copy. And a learner's work is never lost: an
+edited copy is never overwritten, a file the generator did not write is never removed.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def test_committed_student_copies_are_up_to_date():
+    """Generated content against the manifest (a learner's edits do not count; with CI=true
+    the committed files must also be exactly what was generated)."""
     problems = student.stale(NOTEBOOKS)
     assert not problems, "\n".join(problems + ["run: python -m devmem_lab.teach.student notebooks/"])
 
 
 def test_every_exercise_notebook_has_a_student_copy():
     expected = {"01", "02", "03", "04", "05", "08"}
-    have = {p.name[:2] for p in (NOTEBOOKS / "student").glob("*.ipynb")}
+    have = {p.name[:2] for p in student.generate(NOTEBOOKS)}
     assert expected <= have
+    assert expected <= {p.name[:2] for p in (NOTEBOOKS / "student").glob("*.ipynb")}
 
 
 def test_student_copies_hold_no_solutions_and_no_outputs():
-    for path in (NOTEBOOKS / "student").glob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in student.generate(NOTEBOOKS).items():
         for cell in nb.cells:
             assert student.BEGIN not in cell.source and student.END not in cell.source, path
             assert "solution" not in cell.get("metadata", {}).get("tags", []), path
@@ -69,7 +72,7 @@ def _fixture(tmp_path: Path) -> Path:
 
 def test_generator_stubs_drops_and_clears(tmp_path):
     src = _fixture(tmp_path)
-    written = student.write(src)
+    written = student.write(src).written
     assert [p.name for p in written] == ["07_thing.ipynb"]  # no markers, no copy
     nb = nbformat.read(src / "student" / "07_thing.ipynb", as_version=4)
     assert [c.id for c in nb.cells] == ["cell-0", "cell-1", "cell-3"]
@@ -91,22 +94,127 @@ def test_stub_runs_and_raises_only_when_called(tmp_path):
         ns["f"](2)
 
 
-def test_check_reports_stale_and_orphan_copies(tmp_path, capsys):
+def _edit(path: Path, text: str = "\n# my answer") -> bytes:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source += text
+    path.write_text(nbformat.writes(nb))
+    return path.read_bytes()
+
+
+def _learner_files(dest: Path) -> dict[str, bytes]:
+    """A learner's own notebooks, as JupyterLab would leave them."""
+    files = {"my_notes.ipynb": nbformat.writes(nbformat.v4.new_notebook()).encode(),
+             "07_thing-Copy1.ipynb": (dest / "07_thing.ipynb").read_bytes(),
+             "scratch.txt": b"not a notebook"}
+    for name, data in files.items():
+        (dest / name).write_bytes(data)
+    return files
+
+
+def test_check_reports_a_stale_copy(tmp_path, capsys):
     src = _fixture(tmp_path)
     assert student.main([str(src), "--check"]) == 1  # nothing generated yet
     student.write(src)
     assert student.main([str(src), "--check"]) == 0
+    sol = src / "07_thing.ipynb"
+    nb = nbformat.read(sol, as_version=4)
+    nb.cells[1].source = nb.cells[1].source.replace("2 * x", "x + x")
+    nb.cells[0].source = "# Do a thing, better"
+    sol.write_text(nbformat.writes(nb))
     path = src / "student" / "07_thing.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    nb.cells[1].source += "\n# edited by hand"
-    path.write_text(nbformat.writes(nb))
-    assert student.stale(src) == [f"{path}: differs from its solution notebook at cell 1"]
+    assert student.stale(src) == [f"{path}: its solution notebook changed since it was generated"]
+    report = student.write(src)  # unchanged copy: rewritten
+    assert report.written == [path] and student.stale(src) == []
+    capsys.readouterr()
+
+
+def test_a_learners_edits_and_notebooks_survive_write_and_check(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # a learner's machine
+    src = _fixture(tmp_path)
     student.write(src)
-    (src / "student" / "05_orphan.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
-    assert any("05_orphan" in p for p in student.stale(src))
-    student.write(src)  # removes the orphan
+    dest = src / "student"
+    mine = _edit(dest / "07_thing.ipynb")
+    extra = _learner_files(dest)
+    assert student.stale(src, files=False) == []  # the learner's edits are not staleness
+    assert student.main([str(src), "--check"]) == 0
+    assert "note: " in capsys.readouterr().out  # says which copies hold the learner's work
+    report = student.write(src)
+    assert report.kept == [dest / "07_thing.ipynb"] and report.written == []
+    assert "make student FORCE=07_thing" in "\n".join(report.lines())
+    assert (dest / "07_thing.ipynb").read_bytes() == mine
+    for name, data in extra.items():
+        assert (dest / name).read_bytes() == data
+    # the solution changes too: the edited copy is still kept, byte for byte
+    sol = src / "07_thing.ipynb"
+    nb = nbformat.read(sol, as_version=4)
+    nb.cells[0].source = "# Do a thing, v2"
+    sol.write_text(nbformat.writes(nb))
+    assert student.write(src).kept == [dest / "07_thing.ipynb"]
+    assert (dest / "07_thing.ipynb").read_bytes() == mine
+    assert student.stale(src, files=False) == []
+    assert student.stale(src, files=True) == [
+        f"{dest / '07_thing.ipynb'}: the file is not what was generated (edited by hand?)"]
+    capsys.readouterr()
+
+
+def test_reset_saves_the_learners_copy_first(tmp_path, capsys):
+    src = _fixture(tmp_path)
+    student.write(src)
+    dest = src / "student"
+    mine = _edit(dest / "07_thing.ipynb")
+    assert student.main([str(src), "--reset", "07_thing"]) == 0
+    assert (dest / "07_thing.saved-1.ipynb").read_bytes() == mine
+    assert student.stale(src, files=True) == []
+    mine2 = _edit(dest / "07_thing.ipynb", "\n# second try")
+    student.write(src, reset=["07_thing.ipynb"])
+    assert (dest / "07_thing.saved-1.ipynb").read_bytes() == mine  # never overwritten
+    assert (dest / "07_thing.saved-2.ipynb").read_bytes() == mine2
+    assert student.main([str(src), "--reset", "nosuch"]) == 2
+    capsys.readouterr()
+
+
+def test_only_unchanged_generated_copies_are_ever_removed(tmp_path, capsys):
+    src = _fixture(tmp_path)
+    student.write(src)
+    dest = src / "student"
+    extra = _learner_files(dest)
+    # a second lesson with exercises, then both lose their markers
+    (src / "08_other.ipynb").write_text((src / "07_thing.ipynb").read_text())
+    student.write(src)
+    mine = _edit(dest / "08_other.ipynb")
+    plain = nbformat.v4.new_notebook()
+    plain.cells = [nbformat.v4.new_markdown_cell("# No exercises any more")]
+    for name in ("07_thing.ipynb", "08_other.ipynb"):
+        (src / name).write_text(nbformat.writes(plain))
+    assert len(student.stale(src)) == 2  # both manifest entries have no lesson now
+    report = student.write(src)
+    assert report.removed == [dest / "07_thing.ipynb"]  # unchanged: it was ours
+    assert (dest / "08_other.ipynb").read_bytes() == mine  # changed: the learner's now
+    for name, data in extra.items():
+        assert (dest / name).read_bytes() == data
     assert student.stale(src) == []
     capsys.readouterr()
+
+
+def test_an_unreadable_copy_is_kept(tmp_path, capsys):
+    src = _fixture(tmp_path)
+    dest = src / "student"
+    dest.mkdir()
+    (dest / "07_thing.ipynb").write_bytes(b"\xff\xfe not json")  # no manifest either
+    assert student.write(src).kept == [dest / "07_thing.ipynb"]
+    assert (dest / "07_thing.ipynb").read_bytes() == b"\xff\xfe not json"
+    capsys.readouterr()
+
+
+def test_pristine_copies_go_to_a_build_folder(tmp_path):
+    src = _fixture(tmp_path)
+    student.write(src)
+    _edit(src / "student" / "07_thing.ipynb")
+    out = student.write_pristine(src, tmp_path / "build")
+    assert out == [tmp_path / "build" / "07_thing.ipynb"]
+    assert "my answer" not in out[0].read_text()
+    with pytest.raises(ValueError, match="where learners work"):
+        student.write_pristine(src, src / "student")
 
 
 def test_outputs_are_ignored_by_the_check(tmp_path):
@@ -117,7 +225,7 @@ def test_outputs_are_ignored_by_the_check(tmp_path):
     nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
     nb.cells[2].execution_count = 1
     path.write_text(nbformat.writes(nb))
-    assert student.stale(src) == []
+    assert student.stale(src, files=False) == []
 
 
 @pytest.mark.parametrize("source", [
@@ -128,3 +236,20 @@ def test_outputs_are_ignored_by_the_check(tmp_path):
 def test_unbalanced_markers_are_an_error(source):
     with pytest.raises(ValueError):
         student.strip_solutions(source, "3")
+
+
+def test_execute_tidy_joins_split_streams_and_drops_run_noise():
+    from devmem_lab.teach.execute import tidy
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"state": {}}
+    cell = nbformat.v4.new_code_cell("print('q2: correct')")
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-12-01T00:00:00Z"}
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="q2: correct"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warn\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="again\n")]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("# text")]
+    tidy(nb)
+    assert "widgets" not in nb.metadata and "execution" not in cell.metadata
+    assert [(o.name, o.text) for o in cell.outputs] == [
+        ("stdout", "q2: correct\n"), ("stderr", "warn\n"), ("stdout", "again\n")]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import errno
-import os
 import socket
-import sys
 
 import pytest
+from prereq import LIVE
 
 from devmem_lab import Lab, NetlinkError
+from devmem_lab import prerequisites as pre
 from devmem_lab.netlink import wire as w
 from devmem_lab.ynl import Netdev
 
@@ -157,21 +157,7 @@ def test_6_12_lab_works_too():
 
 
 # ---- the real kernel ----------------------------------------------------------------------------
-def _real_netdev_reason() -> str | None:
-    if not sys.platform.startswith("linux") or not hasattr(socket, "AF_NETLINK"):
-        return "needs Linux (AF_NETLINK)"
-    if os.geteuid() != 0:
-        return "needs root (bind-rx is admin-perm)"
-    try:
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, w.NETLINK_GENERIC) as s:
-            Netdev(s)
-    except OSError as e:
-        return f"the running kernel has no netdev genetlink family ({e})"
-    return None
-
-
-_REASON = _real_netdev_reason()
-live = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+live = pytest.mark.needs(*LIVE, pre.ADMIN)
 
 
 @pytest.fixture

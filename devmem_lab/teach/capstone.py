@@ -3,8 +3,8 @@
 Models ``tools/testing/selftests/drivers/net/hw/ncdevmem.c`` (``do_server``: the
 ``recvmsg(MSG_SOCK_DEVMEM)`` loop with an 819200-byte iov and an 80000-byte control buffer,
 one ``SO_DEVMEM_DONTNEED`` per fragment; ``validate_buffer``: the ``-v`` byte pattern).
-The kernel side is ``net/ipv4/tcp.c`` and ``net/core/sock.c``; see devmem-facts.md
-section 9.
+The kernel side is ``net/ipv4/tcp.c`` and ``net/core/sock.c``; see
+docs/kernel-facts.md, "ncdevmem and selftests".
 """
 
 from __future__ import annotations

@@ -16,10 +16,21 @@ __all__ = ["execute", "tidy"]
 
 
 def tidy(nb) -> None:
-    """Remove run-specific metadata from a notebook node, in place."""
+    """Remove run-specific metadata from a notebook node, in place, and join consecutive
+    stream outputs of one stream (how a run splits them depends on timing)."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        outputs = []
+        for out in cell.get("outputs", []):
+            prev = outputs[-1] if outputs else None
+            if (out.output_type == "stream" and prev is not None
+                    and prev.output_type == "stream" and prev.name == out.name):
+                prev.text += out.text
+            else:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell.outputs = outputs
 
 
 def execute(path: str | Path, timeout: int = 600) -> None:

@@ -103,7 +103,7 @@ def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
     """Set up ``lab.server`` as ncdevmem's server does and bind ``niovs`` pages to ``queue``.
 
     Binding goes through the netdev netlink family (``devmem_lab.ynl``) when the package has
-    it, else straight through ``devmem_lab.devmem`` (the same kernel code path).
+    it, else straight through ``devmem_lab.kernel.devmem`` (the same kernel code path).
     """
     host = lab.server
     ifname = host.ifname
@@ -123,7 +123,7 @@ def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
         nl = host.netlink()
         binding_id = Netdev(nl).bind_rx(host.if_nametoindex(ifname), fd, [queue])["id"]
     except ImportError:
-        from ..devmem import bind_dmabuf, open_rxq
+        from ..kernel.devmem import bind_dmabuf, open_rxq
         binding = bind_dmabuf(host.nic, host.dmabufs.get(fd))
         open_rxq(host.nic, queue, binding)
         binding_id = binding.id

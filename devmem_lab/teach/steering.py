@@ -37,8 +37,8 @@ def steering_outcome(commands: list[str], args: tuple) -> dict:
     errno name bind-rx would give for ``queue``).
     """
     from .. import Lab
-    from ..devmem import bind_dmabuf, close_rxq, open_rxq
-    from ..nic.device import FlowKey
+    from ..kernel.devmem import bind_dmabuf, close_rxq, open_rxq
+    from ..kernel.nic.device import FlowKey
 
     _ifname, queue, dst_ip, dst_port = args
     lab = Lab(seed=0)

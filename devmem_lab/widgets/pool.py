@@ -72,11 +72,11 @@ class PoolView:
 
     @property
     def binding(self):
-        return self.conn.host.kernel.bindings[self.binding_id]
+        return self.conn.netns.kernel.bindings[self.binding_id]
 
     @property
     def rxq(self):
-        return self.conn.host.nic.rx_queues[self.binding.queues[0]]
+        return self.conn.netns.nic.rx_queues[self.binding.queues[0]]
 
     def snapshot(self, action: str = "start") -> dict:
         state = pool_state(self.binding, self.conn, self.rxq, self.lab.now)

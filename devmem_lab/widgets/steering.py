@@ -4,7 +4,7 @@
 devmem queues and an ntuple rule steering the flow onto them. Each control here runs the
 command a learner would type, ``ethtool -G eth1 tcp-data-split on``, ``-G ... hds-thresh N``,
 ``-X eth1 equal N``, ``-K eth1 ntuple on``, ``-N eth1 flow-type tcp6 ... action Q``, through
-``host.ethtool`` (``devmem_lab.nic.ethtool`` on an emulated host, the real tool on a
+``host.ethtool`` (``devmem_lab.ethtool`` on an emulated host, the real tool on a
 ``LinuxHost``) and shows the command with what ethtool printed, refusals included. Initial
 values are read back from ``ethtool -g``, ``-l`` and ``-k`` output, so any host works.
 

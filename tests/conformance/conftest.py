@@ -1,8 +1,8 @@
 """Fixtures for the differential tests: an emulated host and, where possible, this kernel.
 
-The kernel fixtures skip with the reason :func:`devmem_lab.conformance.kernel_unavailable`
-gives: not Linux, kernel older than 6.12, no netdev netlink family, or (for bind-rx paths,
-which are admin-perm) no CAP_NET_ADMIN. Nothing here changes the host's network
+The kernel fixtures follow the one skip policy (:mod:`devmem_lab.prerequisites`, via
+``tests/prereq.py``): not Linux, kernel older than 6.12, no netdev netlink family, or (for
+bind-rx paths, which are admin-perm) no CAP_NET_ADMIN. Nothing here changes the host's network
 configuration: bind-rx only ever gets ``/dev/null`` as its fd, on ``lo`` or on an ifindex
 that does not exist, and TCP runs over 127.0.0.1.
 """
@@ -13,8 +13,10 @@ import json
 import os
 
 import pytest
+from prereq import require
 
 from devmem_lab import Lab, LinuxHost, conformance
+from devmem_lab import prerequisites as pre
 
 HERE = os.path.dirname(__file__)
 
@@ -33,21 +35,13 @@ def emulated():
     return Lab(seed=0).server
 
 
-@pytest.fixture(scope="session")
-def kernel_reason():
-    return conformance.kernel_unavailable()
-
-
 @pytest.fixture
-def kernel(kernel_reason):
-    if kernel_reason:
-        pytest.skip(kernel_reason)
+def kernel():
+    require(*conformance.LIVE)
     return LinuxHost()
 
 
 @pytest.fixture
 def admin_kernel(kernel):
-    reason = conformance.kernel_unavailable(needs_admin=True)
-    if reason:
-        pytest.skip(reason)
+    require(pre.ADMIN)
     return kernel

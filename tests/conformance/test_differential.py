@@ -2,13 +2,16 @@
 
 ``test_emulator_matches_recorded_6_18`` runs everywhere: it holds the emulator to what a 6.18
 kernel answered (``kernel_6_18.json``). ``test_emulator_matches_this_kernel`` runs the
-scenarios live against the running kernel (marked ``live``; skips off Linux, before 6.12,
-without the netdev family, and for bind-rx paths without CAP_NET_ADMIN).
+scenarios live against the running kernel (marked ``live``), under the one skip policy of
+``devmem_lab.prerequisites``: it skips off Linux, before 6.12, without the netdev family, for
+bind-rx paths without CAP_NET_ADMIN and for ethtool scenarios without the ethtool binary,
+which in CI (``.ci/run`` installs it) is a failure instead.
 """
 
 from __future__ import annotations
 
 import pytest
+from prereq import require
 
 from devmem_lab import Lab, conformance
 
@@ -34,10 +37,7 @@ def test_emulator_matches_recorded_6_18(name, emulated):
 @pytest.mark.parametrize("name", [_param(n) for n in NAMES])
 def test_emulator_matches_this_kernel(name, emulated, kernel):
     scn = conformance.by_name(name)
-    if scn.needs_admin:
-        reason = conformance.kernel_unavailable(needs_admin=True)
-        if reason:
-            pytest.skip(reason)
+    require(*scn.needs)  # what run_all checks too: CAP_NET_ADMIN, the ethtool binary
     want = conformance.run_scenario(scn, kernel)
     got = conformance.run_scenario(scn, emulated)
     assert conformance._same(got, want), f"{name}: emulator {got!r}, kernel {want!r}"

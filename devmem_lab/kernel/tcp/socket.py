@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import sockopts, uapi
-from .devmem import as_index
-from .errors import DevmemError
-from .nic.device import FlowKey
-from .nic.rx import Skb, header_len, receive_burst
+from ... import uapi
+from ...errors import DevmemError
+from .. import sockopts
+from ..devmem import as_index
+from ..nic.device import FlowKey
+from ..nic.rx import Skb, header_len, receive_burst
 
 if TYPE_CHECKING:
-    from .host import Host
+    from ..netns import NetNamespace
 
 __all__ = ["TcpSocket", "UdpSocket", "make_socket"]
 
@@ -61,8 +62,8 @@ MSG_OOB, MSG_ERRQUEUE = 0x1, 0x2000
 _SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE, _SO_RCVLOWAT = 3, 4, 8, 25, 18
 
 
-def make_socket(host: Host, family: int, type: int, proto: int = 0):
-    """``socket(2)`` on an emulated host: TCP or UDP over IPv4/IPv6."""
+def make_socket(netns: NetNamespace, family: int, type: int, proto: int = 0):
+    """``socket(2)`` in ``netns``: TCP or UDP over IPv4/IPv6."""
     for name, v in (("family", family), ("type", type), ("proto", proto)):
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"socket {name} must be an int, not {type_name(v)}")
@@ -70,16 +71,16 @@ def make_socket(host: Host, family: int, type: int, proto: int = 0):
         raise DevmemError(errno.EAFNOSUPPORT)
     base = type & ~(_SOCK_NONBLOCK | _SOCK_CLOEXEC)
     if base == _socket.SOCK_STREAM and proto in (0, _socket.IPPROTO_TCP):
-        sock = TcpSocket(host, family, base, _socket.IPPROTO_TCP)
+        sock = TcpSocket(netns, family, base, _socket.IPPROTO_TCP)
     elif base == _socket.SOCK_DGRAM and proto in (0, _socket.IPPROTO_UDP):
-        sock = UdpSocket(host, family, base, _socket.IPPROTO_UDP)
+        sock = UdpSocket(netns, family, base, _socket.IPPROTO_UDP)
     elif base in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
         raise DevmemError(errno.EPROTONOSUPPORT)
     else:
         raise DevmemError(errno.ESOCKTNOSUPPORT)
     if type & _SOCK_NONBLOCK:
         sock.setblocking(False)
-    host.sockets.append(sock)
+    netns.sockets.append(sock)
     return sock
 
 
@@ -96,8 +97,8 @@ def _check_int(name: str, v: object) -> int:
 class _Socket:
     """What every emulated socket shares: options, timeouts, context manager, close."""
 
-    def __init__(self, host: Host, family: int, type: int, proto: int) -> None:
-        self.host = host
+    def __init__(self, netns: NetNamespace, family: int, type: int, proto: int) -> None:
+        self.netns = netns
         self.family = family
         self.type = type
         self.proto = proto
@@ -117,7 +118,7 @@ class _Socket:
         state = "closed" if self._closed else getattr(self, "state", "open")
         fam = "AF_INET6" if self.family == _socket.AF_INET6 else "AF_INET"
         kind = "SOCK_STREAM" if self.type == _socket.SOCK_STREAM else "SOCK_DGRAM"
-        return f"<emulated socket {fam} {kind} {state} on {self.host.name}>"
+        return f"<emulated socket {fam} {kind} {state} on {self.netns.name}>"
 
     def _check_open(self) -> None:
         if self._closed:
@@ -176,7 +177,7 @@ class _Socket:
         if level == uapi.SOL_SOCKET:
             if optname == _SO_BINDTODEVICE:
                 name = data.split(b"\0", 1)[0].decode(errors="replace")
-                if name and self.host.kernel.device_by_name(name) is None:
+                if name and self.netns.kernel.device_by_name(name) is None:
                     raise DevmemError(errno.ENODEV)
                 self.bound_device = data.split(b"\0", 1)[0]
                 return None
@@ -218,7 +219,7 @@ class _Socket:
 
     def _wait_nothing(self) -> None:
         """Let a ``settimeout`` deadline pass on the virtual clock, then ``TimeoutError``."""
-        self.host.lab.run(self._timeout)
+        self.netns.link.run(self._timeout)
         raise TimeoutError("timed out")
 
 
@@ -248,15 +249,15 @@ class UdpSocket(_Socket):
 class TcpSocket(_Socket):
     """An emulated TCP socket with the devmem receive path."""
 
-    def __init__(self, host: Host, family: int, type: int, proto: int) -> None:
-        super().__init__(host, family, type, proto)
+    def __init__(self, netns: NetNamespace, family: int, type: int, proto: int) -> None:
+        super().__init__(netns, family, type, proto)
         self.state = "CLOSE"
         self.local: tuple[str, int] | None = None
         self.remote: tuple[str, int] | None = None
         self.peer: TcpSocket | None = None
         self.rcvbuf = DEFAULT_RCVBUF
         # the segment size: MTU less the IP and TCP (with timestamps) headers
-        self.mss = host.nic.mtu - header_len(6 if family == _socket.AF_INET6 else 4) + 14
+        self.mss = netns.nic.mtu - header_len(6 if family == _socket.AF_INET6 else 4) + 14
         self._backlog: deque[TcpSocket] = deque()
         # receive side
         self._rq: deque[Skb] = deque()
@@ -308,7 +309,7 @@ class TcpSocket(_Socket):
         return addr, port
 
     def _own_address(self) -> str:
-        return self.host.address if self.family == _socket.AF_INET6 else self.host.address4
+        return self.netns.address if self.family == _socket.AF_INET6 else self.netns.address4
 
     def bind(self, address: tuple) -> None:
         """``bind(2)``: own address or wildcard; EADDRINUSE, EADDRNOTAVAIL, EINVAL."""
@@ -316,19 +317,19 @@ class TcpSocket(_Socket):
         addr, port = self._parse_addr(address)
         if self.local is not None:
             raise DevmemError(errno.EINVAL)
-        if addr not in _WILDCARD and addr not in (self.host.address, self.host.address4):
+        if addr not in _WILDCARD and addr not in (self.netns.address, self.netns.address4):
             raise DevmemError(errno.EADDRNOTAVAIL)
         if port == 0:
             port = self._ephemeral_port()
-        elif port in self.host.ports:
+        elif port in self.netns.ports:
             raise DevmemError(errno.EADDRINUSE)
         self.local = (addr, port)
-        self.host.ports[port] = self
+        self.netns.ports[port] = self
 
     def _ephemeral_port(self) -> int:
         while True:
-            port = self.host.lab.rng.randrange(32768, 61000)
-            if port not in self.host.ports:
+            port = self.netns.link.rng.randrange(32768, 61000)
+            if port not in self.netns.ports:
                 return port
 
     def listen(self, backlog: int = 128) -> None:
@@ -355,9 +356,8 @@ class TcpSocket(_Socket):
         addr, port = self._parse_addr(address)
         if self.state != "CLOSE":
             raise DevmemError(errno.EISCONN)
-        lab = self.host.lab
-        target = lab.host_by_address(addr)
-        if target is None or target is self.host:
+        target = self.netns.link.netns_by_address(addr)
+        if target is None or target is self.netns:
             raise DevmemError(errno.ENETUNREACH)
         is_v6 = ":" in addr
         if is_v6 != (self.family == _socket.AF_INET6):
@@ -401,12 +401,12 @@ class TcpSocket(_Socket):
     def _wait(self, ready, what: str, flags: int = 0) -> None:
         if ready():
             return
-        lab = self.host.lab
+        link = self.netns.link
         if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
             raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-        deadline = None if self._timeout is None else lab.now_ns + int(self._timeout * 1e9)
-        if lab.run_until(ready, deadline):
-            lab.run(lab.wakeup_ns / 1e9)  # the reader is scheduled a little after the data
+        deadline = None if self._timeout is None else link.now_ns + int(self._timeout * 1e9)
+        if link.run_until(ready, deadline):
+            link.run(link.wakeup_ns / 1e9)  # the reader is scheduled a little after the data
             return
         if deadline is not None:
             raise TimeoutError("timed out")
@@ -414,7 +414,7 @@ class TcpSocket(_Socket):
 
     def _forever_message(self, what: str) -> str:
         msg = f"{what} would block forever: nothing more can arrive in the lab"
-        drops = sum(q.stats.alloc_fail for q in self.host.nic.rx_queues)
+        drops = sum(q.stats.alloc_fail for q in self.netns.nic.rx_queues)
         if drops:
             msg += (f" (the NIC dropped {drops} packets for lack of a free net_iov: return "
                     "tokens with SO_DEVMEM_DONTNEED)")
@@ -492,8 +492,8 @@ class TcpSocket(_Socket):
 
     def _send_fin(self, seq: int) -> None:
         self._fin_sent = True
-        lab = self.host.lab
-        lab.schedule_at(lab.wire(self.host, header_len(self._flow_in.family)),
+        link = self.netns.link
+        link.schedule_at(link.wire(self.netns, header_len(self._flow_in.family)),
                         partial(self.peer._on_fin, seq))
 
     def _emit(self, ranges: list[tuple[int, int]]) -> int:
@@ -502,7 +502,7 @@ class TcpSocket(_Socket):
         The peer's NIC takes them NAPI_BUDGET at a time: one event per poll, at the arrival of
         its last packet, carrying ``(seq, payload, mss)`` runs. Returns the segments sent.
         """
-        lab, peer, mss = self.host.lab, self.peer, self.mss
+        link, peer, mss = self.netns.link, self.peer, self.mss
         hdr = header_len(self._flow_in.family)
         runs: list[tuple] = []
         nseg = arrival = pkts = nbytes = 0
@@ -511,20 +511,20 @@ class TcpSocket(_Socket):
                 k = min(NAPI_BUDGET - nseg, -(-(stop - seq) // mss))
                 end = min(stop, seq + k * mss)
                 runs.append((seq, self._payload(seq, end), mss))
-                arrival = lab.wire_run(self.host, mss + hdr, k - 1,
+                arrival = link.wire_run(self.netns, mss + hdr, k - 1,
                                        end - seq - (k - 1) * mss + hdr)
                 nseg += k
                 pkts += k
                 nbytes += end - seq + k * hdr
                 seq = end
                 if nseg == NAPI_BUDGET:
-                    lab.schedule_at(arrival, partial(peer._on_burst, runs))
+                    link.schedule_at(arrival, partial(peer._on_burst, runs))
                     runs, nseg = [], 0
         if runs:
-            lab.schedule_at(arrival, partial(peer._on_burst, runs))
+            link.schedule_at(arrival, partial(peer._on_burst, runs))
         if pkts:
-            txqs = self.host.nic.tx_queues  # XPS: the flow's hash picks the tx queue
-            st = txqs[self.host.nic.rss_hash(self._flow_in) % len(txqs)].stats
+            txqs = self.netns.nic.tx_queues  # XPS: the flow's hash picks the tx queue
+            st = txqs[self.netns.nic.rss_hash(self._flow_in) % len(txqs)].stats
             st.packets += pkts
             st.bytes += nbytes
         return pkts
@@ -544,7 +544,7 @@ class TcpSocket(_Socket):
             return
         self._timer_armed = True
         gen = self._timer_gen
-        self.host.lab.schedule(self._rto_ns, partial(self._on_timeout, gen))
+        self.netns.link.schedule(self._rto_ns, partial(self._on_timeout, gen))
 
     def _on_timeout(self, gen: int) -> None:
         """TLP probe first (2 ms), then RTO from 200 ms doubling; give up after tcp_retries2."""
@@ -615,7 +615,7 @@ class TcpSocket(_Socket):
         if peer is not None:
             sack = self._sack_blocks() if self._ooo else ()
             self._adv_rwnd = self._rwnd()
-            self.host.lab.schedule(self.host.lab.delay_ns,
+            self.netns.link.schedule(self.netns.link.delay_ns,
                                    partial(peer._on_ack, self.rcv_nxt, self._adv_rwnd, sack))
 
     def _on_burst(self, runs: list[tuple]) -> None:
@@ -625,7 +625,7 @@ class TcpSocket(_Socket):
             self._abort_on_data(runs)
             return
         ooo = self._ooo
-        for skb in receive_burst(self.host.nic, self._flow_in, runs):
+        for skb in receive_burst(self.netns.nic, self._flow_in, runs):
             if skb.seq == self.rcv_nxt and not ooo and not self._closed \
                     and not self._fin_rcvd:  # the common case: in order, nothing pending
                 self._append_in_order(skb)
@@ -666,12 +666,12 @@ class TcpSocket(_Socket):
         """New data for a socket that can no longer read it (closed, or FIN_WAIT after
         ``shutdown(SHUT_RD)``): the packets are dropped and both ends reset
         (``tcp_rcv_state_process``: TCPABORTONDATA, then ``tcp_v4_send_reset``)."""
-        for skb in receive_burst(self.host.nic, self._flow_in, runs):
+        for skb in receive_burst(self.netns.nic, self._flow_in, runs):
             skb.free()
         if self.peer is not None and self.state != "CLOSE":
             if not self._closed:
                 self._on_reset()
-            self.host.lab.schedule(self.host.lab.delay_ns, self.peer._on_reset)
+            self.netns.link.schedule(self.netns.link.delay_ns, self.peer._on_reset)
             self.state = "CLOSE"
 
     def _on_reset(self) -> None:
@@ -809,7 +809,7 @@ class TcpSocket(_Socket):
                     sent, room = self._recvmsg_dmabuf(skb, offset, used, linear, ancdata, room)
                     if sent <= 0:  # 6.18 passes the error through (18282100d704); 6.12: EFAULT
                         if not copied:
-                            copied = sent if self.host.kernel.version.recvmsg_errors_exposed \
+                            copied = sent if self.netns.kernel.version.recvmsg_errors_exposed \
                                 else -errno.EFAULT
                         break
                     used = sent
@@ -980,7 +980,7 @@ class TcpSocket(_Socket):
         if len(data) % uapi.DMABUF_TOKEN_SIZE or \
                 len(data) > uapi.DMABUF_TOKEN_SIZE * uapi.MAX_DONTNEED_TOKENS:
             raise DevmemError(errno.EINVAL)
-        cap = uapi.MAX_DONTNEED_FRAGS if self.host.kernel.version.dontneed_frag_cap else None
+        cap = uapi.MAX_DONTNEED_FRAGS if self.netns.kernel.version.dontneed_frag_cap else None
         top = self._tok_next  # tokens at or above it do not exist
         named = np.zeros(top, dtype=bool)
         examined = 0
@@ -1030,15 +1030,15 @@ class TcpSocket(_Socket):
             skb.free()
         self._ooo.clear()
         self._rq_bytes = self._rq_off = self._ooo_bytes = 0
-        if self.local and self.host.ports.get(self.local[1]) is self:
-            del self.host.ports[self.local[1]]
+        if self.local and self.netns.ports.get(self.local[1]) is self:
+            del self.netns.ports[self.local[1]]
         for conn in self._backlog:
             conn.close()
         self._backlog.clear()
         if self.peer is not None and self.state != "CLOSE":
             if unread:
                 peer = self.peer
-                self.host.lab.schedule(self.host.lab.delay_ns, peer._on_reset)
+                self.netns.link.schedule(self.netns.link.delay_ns, peer._on_reset)
                 self._snd_chunks.clear()
                 self._snd_starts.clear()
                 self._write_seq = self.snd_una

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DevmemError
-from .uapi import PAGE_SIZE
+from ..errors import DevmemError
+from ..uapi import PAGE_SIZE
 
 __all__ = ["HAS_MEMFD", "UDMABUF_SIZE_LIMIT", "Accelerator", "DmaBuf", "DmaBufTable"]
 

@@ -11,7 +11,7 @@ wherever TCP treats packets differently (out of order, partly duplicate).
 
 When the pool is empty (``mp_dmabuf_devmem_alloc_netmems`` returns 0) the packet is dropped
 and counted as ``rx-alloc-fail`` and ``rx-hw-drops`` (driver-specific in reality; see
-devmem-facts.md section 7).
+docs/kernel-facts.md, "Page pool and exhaustion").
 
 Emulator choices:
 - one net_iov per ``niov_size`` bytes of payload; a packet never shares a net_iov;

@@ -9,7 +9,7 @@ the value truncated to the caller's length), ``net/ipv4/tcp.c`` (``do_tcp_setsoc
 ``tests/conformance/test_socket_differential.py``.
 
 The buffer sizes follow the sysctls in :data:`SYSCTL` (this machine's 6.18 values; a host's
-copy is ``host.sysctl`` and may be changed): ``SO_RCVBUF``/``SO_SNDBUF`` clamp the value to
+copy is ``host.sysctl``, the namespace's ``netns.sysctl``, and may be changed): ``SO_RCVBUF``/``SO_SNDBUF`` clamp the value to
 ``net.core.rmem_max``/``wmem_max`` (as u32), then double it, with a floor of
 ``SOCK_MIN_RCVBUF`` 2304 / ``SOCK_MIN_SNDBUF`` 4608 (``include/net/sock.h``). A fresh TCP
 socket reports ``tcp_wmem[1]`` for SO_SNDBUF and a UDP socket ``wmem_default``/
@@ -22,7 +22,7 @@ import errno
 import socket as _socket
 import struct
 
-from .errors import DevmemError
+from ..errors import DevmemError
 
 __all__ = ["SYSCTL", "get_option", "set_option"]
 
@@ -110,7 +110,7 @@ def set_option(sock, level: int, optname: int, data: bytes, null: bool) -> bool:
     if key in _BOOLS:
         sock._opts[key] = int(val != 0)
         return True
-    sysctl = sock.host.sysctl
+    sysctl = sock.netns.sysctl
     if key == (SOL_SOCKET, SO_SNDBUF):
         val = min(val & 0xFFFFFFFF, sysctl["net.core.wmem_max"])
         sock._opts[key] = max(2 * val, SOCK_MIN_SNDBUF)
@@ -158,10 +158,10 @@ def get_option(sock, level: int, optname: int):
         return sock._opts[key]
     if key == (SOL_SOCKET, SO_SNDBUF):
         if sock.type == _socket.SOCK_STREAM:
-            return sock.host.sysctl["net.ipv4.tcp_wmem"][1]
-        return sock.host.sysctl["net.core.wmem_default"]
+            return sock.netns.sysctl["net.ipv4.tcp_wmem"][1]
+        return sock.netns.sysctl["net.core.wmem_default"]
     if key == (SOL_SOCKET, SO_RCVBUF) and sock.type != _socket.SOCK_STREAM:
-        return sock.host.sysctl["net.core.rmem_default"]
+        return sock.netns.sysctl["net.core.rmem_default"]
     if key in ((SOL_SOCKET, SO_RCVLOWAT), (IPPROTO_TCP, TCP_QUICKACK)):
         return 1
     if key == (IPPROTO_TCP, TCP_MAXSEG):

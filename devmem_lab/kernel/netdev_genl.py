@@ -6,7 +6,7 @@ Models ``net/netlink/genetlink.c`` (``genl_rcv_msg``: family lookup, header chec
 ``net/netlink/genetlink.c`` ``ctrl_getfamily`` (nlctrl) and the handlers of
 ``net/core/netdev-genl.c`` and ``net/core/page_pool_user.c``: dev-get, page-pool-get,
 queue-get, napi-get/set, qstats-get, bind-rx (check order per release, see
-``devmem-facts.md`` section 3) and bind-tx.
+``docs/kernel-facts.md``, "bind-rx check order") and bind-tx.
 
 Every error text, errno and offset here was compared with a running 6.18 kernel where it
 could answer (``tests/fixtures/netdev_real.json``). Emulator choices: the emulated process
@@ -20,20 +20,19 @@ from __future__ import annotations
 import errno
 import os
 import struct
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..devmem import bind_dmabuf, open_rxq
 from ..errors import DevmemError
-from . import family as fam
-from . import wire
-from .family import Policy
+from ..netlink import family as fam
+from ..netlink import wire
+from ..netlink.family import Policy
+from .devmem import bind_dmabuf, open_rxq
 
 if TYPE_CHECKING:
-    from ..host import Host
-    from .socket import NetlinkSocket
+    from .af_netlink import NetlinkSocket
+    from .state import Kernel
 
 __all__ = [
     "MIN_NAPI_ID",
@@ -41,7 +40,6 @@ __all__ = [
     "DumpResult",
     "GenlError",
     "NetdevGenl",
-    "genl_for",
     "parse_attrs",
 ]
 
@@ -215,20 +213,8 @@ class _Request:
                                  version, body)
 
 
-# ---- per host state -------------------------------------------------------------------------
-_STATE: weakref.WeakKeyDictionary[Any, NetdevGenl] = weakref.WeakKeyDictionary()
-
-
-def genl_for(host: Host) -> NetdevGenl:
-    """The generic-netlink side of ``host``'s kernel (created on first use)."""
-    st = _STATE.get(host)
-    if st is None:
-        st = _STATE[host] = NetdevGenl(host)
-    return st
-
-
 class NetdevGenl:
-    """One host's genetlink: families, port ids, and the netdev handlers.
+    """One kernel's genetlink: families, port ids, and the netdev handlers (``Kernel.genl``).
 
     Port ids follow ``netlink_autobind``: the first socket gets the (emulated) process id
     :attr:`PROCESS_PID`, later ones count down from -4097 (as u32) while it is taken.
@@ -236,10 +222,8 @@ class NetdevGenl:
 
     PROCESS_PID = 1000
 
-    def __init__(self, host: Host) -> None:
-        # no reference back to the host: it is the WeakKeyDictionary key of this object
-        self.dmabufs = host.dmabufs
-        self.kernel = host.kernel
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
         self.version = self.kernel.version
         self.family = fam.netdev_family(self.version.name)
         self._portids: set[int] = set()
@@ -554,7 +538,7 @@ class NetdevGenl:
             absent device; EOPNOTSUPP driver not ops-locked (6.18, bad-attr ifindex);
             EEXIST XDP attached (6.12); EINVAL queue nest without id/type, type not rx,
             id out of range (6.18, bad attr); dma_buf_get errors (EBADF, EINVAL); the
-            per-queue errors of :func:`devmem_lab.devmem.open_rxq`.
+            per-queue errors of :func:`devmem_lab.kernel.devmem.open_rxq`.
         """
         a_ifindex = _req(req.tb, 1)
         a_fd = _req(req.tb, 3)
@@ -575,7 +559,7 @@ class NetdevGenl:
                 if qid >= dev.real_num_rx_queues:
                     raise GenlError(errno.EINVAL, bad_attr=tb[1].offset)
                 queues.add(qid)
-            binding = self._bind(dev, fd)
+            binding = self._bind(req, dev, fd)
             try:
                 for qid in sorted(queues):
                     open_rxq(dev, qid, binding)
@@ -588,7 +572,7 @@ class NetdevGenl:
             if dev.xdp_prog:
                 raise GenlError(errno.EEXIST,
                                 "unable to bind dmabuf to device with XDP program attached")
-            binding = self._bind(dev, fd)
+            binding = self._bind(req, dev, fd)
             try:
                 for nest, tb in self._queue_nests(req):
                     open_rxq(dev, tb[1].u32(), binding)
@@ -614,10 +598,11 @@ class NetdevGenl:
                 raise GenlError(errno.EINVAL, bad_attr=qtype.offset)
             yield a, tb
 
-    def _bind(self, dev, fd: int):
-        """``net_devmem_bind_dmabuf``: ``dma_buf_get`` then a binding with a cyclic id."""
+    def _bind(self, req: _Request, dev, fd: int):
+        """``net_devmem_bind_dmabuf``: ``dma_buf_get`` (the caller's fd table) then a binding
+        with a cyclic id."""
         try:
-            dmabuf = self.dmabufs.get(fd)
+            dmabuf = req.sock.dmabufs.get(fd)
         except DevmemError as e:
             raise _devmem_error(e) from None
         return bind_dmabuf(dev, dmabuf)

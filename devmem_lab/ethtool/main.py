@@ -1,14 +1,14 @@
-"""``ethtool(8)`` against an emulated host: real command lines in, ethtool's own text out.
+"""``ethtool(8)`` against an emulated kernel: real command lines in, ethtool's own text out.
 
 Models the userspace tool as of ethtool 6.15 (the first release with ``hds-thresh``):
 ``ethtool.c`` (``main``, the option table, ``do_srxfh``, ``do_gstats``), ``common.c``
 (``print_indir_table``, ``print_rss_hkey``, ``off_flag_def``) and the netlink front ends
 ``netlink/{channels,rings,features,rss,parser,nlsock}.c``. ``-n``/``-N`` (``rxclass.c``) are
-``devmem_lab.nic.rxclass``; what every sub-command shares (``struct cmd_context``,
-``exit_bad_args``, ``get_int_range``, ``ioctl_init``) is ``devmem_lab.nic.ethtool_internal``.
+``devmem_lab.ethtool.rxclass``; what every sub-command shares (``struct cmd_context``,
+``exit_bad_args``, ``get_int_range``, ``ioctl_init``) is ``devmem_lab.ethtool.internal``.
 Which path a command takes is ethtool's: ``-l -L -g -G -k -K -x`` speak the ethtool netlink
 family, ``-X -n -N -S`` the ``SIOCETHTOOL`` ioctl. The kernel side (``net/ethtool/``) is
-``devmem_lab.nic.device``.
+``devmem_lab.kernel.nic.device``.
 
 Netlink errors print as ``nlsock_process_ack`` does: ``netlink error: <extack> (offset N)``
 then ``netlink error: <strerror>``; the offset is the attribute's byte offset in the request
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import DevmemError, EthtoolError
-from .ethtool_internal import (
+from .internal import (
     _INT_MAX,
     _bad_args,
     _Ctx,
@@ -48,8 +48,8 @@ from .ethtool_internal import (
 from .rxclass import do_grxclass, do_srxclass
 
 if TYPE_CHECKING:
-    from ..host import Host
-    from .device import NetDevice
+    from ..kernel.nic.device import NetDevice
+    from ..kernel.state import Kernel
 
 __all__ = ["ETHTOOL_VERSION", "run"]
 
@@ -60,8 +60,8 @@ _RSS_HASH_FUNCS = ("toeplitz", "xor", "crc32")  # net/ethtool/common.c rss_hash_
 
 
 # ---- entry point and main() ---------------------------------------------------------------
-def run(host: Host, cmdline: str) -> str:
-    """Run one ``ethtool`` command line on ``host``; return what ethtool prints on stdout.
+def run(kernel: Kernel, cmdline: str) -> str:
+    """Run one ``ethtool`` command line against ``kernel``; return what ethtool prints on stdout.
 
     ``cmdline`` is split like a shell would (``shlex``); a leading ``ethtool`` is optional.
 
@@ -89,7 +89,7 @@ def run(host: Host, cmdline: str) -> str:
     if argv and argv[0] == "ethtool":
         argv = argv[1:]
     try:
-        _main(host, argv, term)
+        _main(kernel, argv, term)
     except _Exit as ex:
         if ex.code != 0 or ex.err:
             text = term.everything().rstrip("\n")
@@ -99,7 +99,7 @@ def run(host: Host, cmdline: str) -> str:
     return term.stdout()
 
 
-def _main(host: Host, argv: list[str], term: _Term) -> None:
+def _main(kernel: Kernel, argv: list[str], term: _Term) -> None:
     """``main()`` of ethtool.c: global flags, option lookup, device name, dispatch."""
     if not argv:
         _bad_args(term)
@@ -130,7 +130,7 @@ def _main(host: Host, argv: list[str], term: _Term) -> None:
         _not_emulated("DEVNAME (link settings)")
     if len(argv) < 2:
         _bad_args(term)
-    ctx = _Ctx(host, term, argv[1], argv[2:])
+    ctx = _Ctx(kernel, term, argv[1], argv[2:])
     handler(ctx)
 
 
@@ -334,7 +334,7 @@ def _srings(ctx: _Ctx) -> None:
     args = _nl_parser(ctx, "-G", _SRINGS)
     offsets = _offsets(ctx.devname, [name for name, _v in args])
     # genetlink validates attributes against the policy before the handler looks up the device
-    if "hds-thresh" in offsets and not _kernel_has_hds_thresh(ctx.host.kernel.version):
+    if "hds-thresh" in offsets and not _kernel_has_hds_thresh(ctx.kernel.version):
         _nl_fail(ctx, errno.EINVAL, "Unknown attribute type", offsets["hds-thresh"])
     dev = _nl_device(ctx)
     try:

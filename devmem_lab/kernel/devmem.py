@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import DevmemError
+from ..uapi import PAGE_SIZE
 from .dmabuf import DmaBuf
-from .errors import DevmemError
-from .uapi import PAGE_SIZE
 
 if TYPE_CHECKING:
     from .nic.device import NetDevice

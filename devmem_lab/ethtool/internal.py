@@ -6,9 +6,9 @@ sub-command's own arguments) and the helpers ``ethtool.c`` lends every sub-comma
 ``get_uint_range`` (numeric arguments), ``ioctl_init`` (the ``IFNAMSIZ`` check before the first
 ``SIOCETHTOOL`` call) and the errno such a call gets back when the device or its ethtool op is
 missing (``net/ethtool/ioctl.c`` ``dev_ethtool``); plus libc's ``perror`` and
-``strtoll``/``strtoull`` as ethtool relies on them. Its users are ``devmem_lab.nic.ethtool``
+``strtoll``/``strtoull`` as ethtool relies on them. Its users are ``devmem_lab.ethtool``
 (``main``, the option table, the netlink commands, ``-X``, ``-S``) and
-``devmem_lab.nic.rxclass`` (``-n``/``-N``).
+``devmem_lab.ethtool.rxclass`` (``-n``/``-N``).
 
 Emulator choices: what ethtool writes is collected in order in a ``_Term`` instead of written;
 ``exit()`` is the ``_Exit`` exception, which carries the errno behind a failure; options outside
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 from ..errors import EthtoolError
 
 if TYPE_CHECKING:
-    from ..host import Host
-    from .device import NetDevice
+    from ..kernel.nic.device import NetDevice
+    from ..kernel.state import Kernel
 
 __all__: list[str] = []  # package-internal; ethtool.py and rxclass.py import the names they use
 
@@ -90,13 +90,13 @@ def _not_emulated(what: str) -> None:
 # ---- command context ------------------------------------------------------------------------
 @dataclass
 class _Ctx:
-    host: Host
+    kernel: Kernel
     term: _Term
     devname: str
     argv: list[str]
 
     def device(self) -> NetDevice | None:
-        return self.host.kernel.device_by_name(self.devname)
+        return self.kernel.device_by_name(self.devname)
 
 
 # ---- ioctl helpers -----------------------------------------------------------------------------

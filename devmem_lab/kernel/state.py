@@ -38,7 +38,7 @@ class CyclicIds:
 
 @dataclass(frozen=True)
 class KernelVersion:
-    """Which release's devmem behaviour to model (see devmem-facts.md section 10)."""
+    """Which release's devmem behaviour to model (see docs/kernel-facts.md, "Release history")."""
 
     name: str
     hds_checks: bool  # bind-rx refuses queues without tcp-data-split / with hds-thresh
@@ -79,6 +79,16 @@ class Kernel:
         self.devices: dict[int, object] = {}  # ifindex -> NetDevice
         self._napi_next = self.NAPI_ID_BASE
         self.now_s = 0  # wall-clock seconds of the virtual clock (page pool detach_time)
+        self._genl = None
+
+    @property
+    def genl(self):
+        """This kernel's generic netlink (:class:`~devmem_lab.kernel.netdev_genl.NetdevGenl`):
+        families, port ids, napi config; made on first use."""
+        if self._genl is None:
+            from .netdev_genl import NetdevGenl
+            self._genl = NetdevGenl(self)
+        return self._genl
 
     def __repr__(self) -> str:
         return f"Kernel({self.version.name!r}, devices={sorted(self.devices)})"

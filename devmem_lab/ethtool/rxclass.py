@@ -1,4 +1,4 @@
-"""``ethtool -n/-N`` (``-u/-U``): rx flow classification (ntuple) rules on an emulated host.
+"""``ethtool -n/-N`` (``-u/-U``): rx flow classification (ntuple) rules on an emulated kernel.
 
 Models ethtool 6.15's ``rxclass.c``: ``rxclass_parse_ruleopts`` (a ``flow-type`` and its
 ``rule_nfc_*`` option table, values and ``m``/``<option>-mask`` masks, the ``NFC_FLAG_*`` bits
@@ -14,7 +14,7 @@ for drop and the VF in bits 32-39, ``location`` with ``RX_CLS_LOC_SPECIAL``) in 
 ``ETHTOOL_GRXCLSRULE``, ``ETHTOOL_SRXCLSRLINS`` and ``ETHTOOL_SRXCLSRLDEL``; the kernel side
 (``net/ethtool/ioctl.c`` ``ethtool_set_rxnfc`` / ``ethtool_get_rxnfc`` and the driver's
 ``set_rxnfc``) is ``NetDevice.add_ntuple_rule`` / ``delete_ntuple_rule`` in
-``devmem_lab.nic.device``. Errors print as ``perror`` does, followed where ethtool adds one by
+``devmem_lab.kernel.nic.device``. Errors print as ``perror`` does, followed where ethtool adds one by
 its own line (``Cannot delete classification rule``); a refused insert still exits 0, as
 ``rxclass_rule_ins`` returns 0 after its ``perror``.
 
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import DevmemError
-from .device import NTUPLE_TABLE_SIZE, FlowRule
-from .ethtool_internal import (
+from ..kernel.nic.device import NTUPLE_TABLE_SIZE, FlowRule
+from .internal import (
     _INT_MAX,
     _U64,
     _bad_args,
@@ -51,7 +51,7 @@ from .ethtool_internal import (
 )
 
 if TYPE_CHECKING:
-    from .device import NetDevice
+    from ..kernel.nic.device import NetDevice
 
 __all__ = ["do_grxclass", "do_srxclass"]
 

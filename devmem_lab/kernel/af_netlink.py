@@ -1,4 +1,4 @@
-"""``socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC)`` on an emulated host: real bytes in and out.
+"""``socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC)`` on the emulated kernel: real bytes in and out.
 
 Models ``net/netlink/af_netlink.c``: ``netlink_rcv_skb`` (each message of a datagram in
 turn; messages without ``NLM_F_REQUEST`` or of a control type only acked), ``netlink_ack``
@@ -26,12 +26,13 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ..errors import DevmemError
-from . import wire
-from .netdev_genl import DoResult, GenlError, genl_for
+from ..netlink import wire
+from .netdev_genl import DoResult, GenlError
 
 if TYPE_CHECKING:
-    from ..devmem import Binding
-    from ..host import Host
+    from .devmem import Binding
+    from .dmabuf import DmaBufTable
+    from .state import Kernel
 
 __all__ = ["MAX_RECVMSG_LEN", "NLMSG_GOODSIZE", "NetlinkSocket"]
 
@@ -41,12 +42,14 @@ _SOCKET_LEVEL_OK = {_socket.SO_RCVBUF, _socket.SO_SNDBUF}
 
 
 class NetlinkSocket:
-    """A generic-netlink socket of an emulated host, used exactly like a real one.
+    """A generic-netlink socket of the emulated kernel, used exactly like a real one.
 
     Parameters
     ----------
-    host
-        The emulated host whose kernel answers.
+    kernel
+        The emulated kernel that answers (its generic netlink is :attr:`Kernel.genl`).
+    dmabufs
+        The process's dma-buf file table, where bind-rx looks up its fd.
     cap_net_admin
         Whether the emulated process holds ``CAP_NET_ADMIN`` (it does by default, like
         root); ``False`` shows the EPERM of admin-perm ops such as bind-rx.
@@ -56,10 +59,11 @@ class NetlinkSocket:
     type = _socket.SOCK_RAW
     proto = wire.NETLINK_GENERIC
 
-    def __init__(self, host: Host, *, cap_net_admin: bool = True) -> None:
-        self.host = host
+    def __init__(self, kernel: Kernel, dmabufs: DmaBufTable, *,
+                 cap_net_admin: bool = True) -> None:
+        self.dmabufs = dmabufs
         self.cap_net_admin = bool(cap_net_admin)
-        self._genl = genl_for(host)
+        self._genl = kernel.genl
         self.portid = self._genl.alloc_portid()
         self.groups = 0
         self.ext_ack = False

@@ -6,7 +6,7 @@ provider), ``common.c`` (``ethtool_check_max_channel``), ``features.c`` (``ethnl
 and ``ioctl.c`` (``ethtool_set_rxfh``, ``ethtool_set_rxnfc``), with a bnxt-like driver behind
 them; and the queue objects of ``include/net/netdev_rx_queue.h``. Errors carry the kernel's
 extack text and, where the kernel points at an attribute (``NL_SET_ERR_MSG_ATTR``), a
-``bad_attr`` naming the argument; how ethtool prints them is ``devmem_lab.nic.ethtool``'s
+``bad_attr`` naming the argument; how ethtool prints them is ``devmem_lab.ethtool``'s
 business.
 Differs from the kernel: feature dependencies (``netdev_fix_features``) are not modelled;
 channels come only as combined rx/tx pairs (``max_rx``/``max_tx`` are 0, as on mlx5).
@@ -20,12 +20,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import DevmemError
+from ...errors import DevmemError
 
 if TYPE_CHECKING:
     from ..devmem import Binding
-    from ..kernel import Kernel
     from ..page_pool import PagePool
+    from ..state import Kernel
 
 __all__ = ["FlowKey", "FlowRule", "NetDevice", "QueueStats", "RxQueue", "TxQueue"]
 
@@ -314,7 +314,8 @@ class NetDevice:
                                      "ntuple filter settings")
         mp = self.min_mp_channel_count()
         # combined + rx <= highest bound index + 1 is refused: with queue Q bound, exactly Q+1
-        # channels is too low too (net/ethtool/common.c; docs/kernel-facts.md section 4)
+        # channels is too low too (net/ethtool/common.c; docs/kernel-facts.md, "Steering and
+        # ethtool interactions")
         if mp and rx_total <= mp:
             raise _err(errno.EINVAL, "requested channel counts are too low for existing "
                                      f"memory provider setting ({mp})")
