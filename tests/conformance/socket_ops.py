@@ -210,14 +210,6 @@ def run(program: dict, *, emulated: bool) -> list[list]:
     return out
 
 
-def kernel_unavailable() -> str | None:
-    """Why the live comparison cannot run here (not Linux), or None."""
-    import platform
-    if platform.system() != "Linux":
-        return f"not Linux ({platform.system()}): the recorded answers are used instead"
-    return None
-
-
 # ---- the grammar: what a learner might call ---------------------------------------------------
 SOL, TCP, IP, IPV6 = socket.SOL_SOCKET, socket.IPPROTO_TCP, socket.IPPROTO_IP, socket.IPPROTO_IPV6
 #: options the emulator models (devmem_lab/sockopts.py) ...
@@ -295,5 +287,5 @@ def _gen_op(kind: str, choice, integer) -> list:
     return [name]
 
 
-__all__ = ["HIDDEN_WAIT_S", "KINDS", "PEER_OPS", "gen_program", "kernel_unavailable", "payload",
+__all__ = ["HIDDEN_WAIT_S", "KINDS", "PEER_OPS", "gen_program", "payload",
            "run"]

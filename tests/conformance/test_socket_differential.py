@@ -33,6 +33,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devmem_lab import prerequisites as pre
+
 try:
     from . import socket_ops as so
 except ImportError:  # run as a script
@@ -163,8 +165,7 @@ def programs(draw):
 
 
 @pytest.mark.live
-@pytest.mark.skipif(platform.system() != "Linux", reason="needs a Linux kernel (the recorded "
-                                                          "corpus runs instead)")
+@pytest.mark.needs(pre.LINUX)  # elsewhere the recorded corpus stands in
 @settings(max_examples=int(os.environ.get("DEVMEM_DIFF_EXAMPLES", "25")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow], derandomize="CI" in os.environ)
 @given(program=programs())
