@@ -207,6 +207,7 @@ PINNED = [
                                ["recv", 1, 0], ["shutdown", 0], ["recv", 1, 0]]},
     {"kind": "pair", "ops": [["peer_close"], ["send", 10], ["send", 1000]]},
     {"kind": "pair", "ops": [["close"], ["peer_shutdown"], ["peer_shutdown"], ["peer_send", 10]]},
+    {"kind": "pair", "ops": [["peer_shutdown"], ["close"], ["peer_shutdown"], ["peer_send", 1]]},
     {"kind": "pair", "ops": [["setsockopt", SOL, 18, "int", 2], ["peer_send", 1],
                              ["recv", 7, DONTWAIT], ["peer_send", 1], ["recv", 7, 0]]},
     {"kind": "pair", "ops": [["setsockopt", SOL, 18, "int", 2], ["peer_send", 1],

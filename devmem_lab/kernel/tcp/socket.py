@@ -580,8 +580,7 @@ class TcpSocket(_Socket):
             self._timer_gen += 1
             self._timer_armed = False
             self._rexmitted = [(a, b) for a, b in self._rexmitted if b > ack]
-            if self._fin_sent and ack > self.write_seq and self.state == "CLOSE_WAIT":
-                self.state = "CLOSE"  # LAST_ACK: our FIN is acked, the connection is gone
+            self._maybe_done()
         self._sacked = [r for r in sack if r[1] > self.snd_una]
         holes = self._holes()
         if holes and sum(b - max(a, holes[0][1]) for a, b in self._sacked) >= 3 * self.mss:
@@ -654,12 +653,19 @@ class TcpSocket(_Socket):
         self._rq_bytes += skb.length
         self.rcv_nxt += skb.length
 
+    def _maybe_done(self) -> None:
+        """Both FINs exchanged and ours acked (LAST_ACK acked, or FIN_WAIT2/CLOSING into
+        TIME_WAIT, whose socket is ``tcp_done``): the socket is CLOSE, shutdown is ENOTCONN."""
+        if self._fin_sent and self._fin_rcvd and self.snd_una > self.write_seq:
+            self.state = "CLOSE"
+
     def _on_fin(self, seq: int) -> None:
         if seq == self.rcv_nxt and not self._fin_rcvd:
             self._fin_rcvd = True
             self.rcv_nxt += 1
             if self.state == "ESTABLISHED":
                 self.state = "CLOSE_WAIT"
+            self._maybe_done()
         self._send_ack()
 
     def _abort_on_data(self, runs: list[tuple]) -> None:
