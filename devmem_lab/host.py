@@ -65,6 +65,7 @@ class Host:
         self.dmabufs = DmaBufTable()
         self.accel = Accelerator(self.dmabufs)
         self.netns = NetNamespace(name, self.kernel, nic, address, address4, lab)
+        self.sysctl = self.netns.sysctl  # socket-buffer sysctls (kernel/sockopts.py)
         self.sockets = self.netns.sockets  # every TCP/UDP socket object made on this host
         self.ports = self.netns.ports  # bound port -> socket
 

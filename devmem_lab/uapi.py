@@ -70,7 +70,8 @@ MSG_TRUNC = 0x20
 MSG_DONTWAIT = 0x40
 MSG_WAITALL = 0x100
 MSG_ERRQUEUE = 0x2000  # include/linux/socket.h: read the socket's error queue
-ETOOSMALL = 525  # include/linux/errno.h; kernel-internal, never returned by recvmsg
+ETOOSMALL = 525  # include/linux/errno.h (kernel-internal, no name in Python's errno): devmem
+#   recvmsg with no room for a cmsg since 6.18 (18282100d704); 6.12 turned it into EFAULT
 MAX_DONTNEED_TOKENS = 128  # net/core/sock.c
 MAX_DONTNEED_FRAGS = 1024  # net/core/sock.c (not in 6.12)
 

@@ -78,7 +78,17 @@ class Devmem:
 @pytest.fixture
 def devmem():
     """A lab with queue 15 bound to a 1 MiB udmabuf and a steered, connected pair."""
-    lab = Lab(seed=0)
+    yield from _devmem("6.18")
+
+
+@pytest.fixture
+def devmem_612():
+    """The same on ``Lab(kernel="6.12")`` (the first release)."""
+    yield from _devmem("6.12")
+
+
+def _devmem(kernel: str):
+    lab = Lab(seed=0, kernel=kernel)
     steer(lab.server)
     size = 256 * 4096
     fd = lab.server.udmabuf_create(size)

@@ -344,6 +344,24 @@ def test_bound_queue_refuses_fewer_channels(bound):
     assert bound.ethtool("-L eth1 combined 20") == ""  # growing is fine
 
 
+@pytest.mark.parametrize("kernel", ["6.18", "6.12"])
+def test_exactly_bound_index_plus_one_channels_is_refused_too(kernel):
+    """``combined + rx <= dev_get_min_mp_channel_count()`` (net/ethtool/common.c): with queue 7
+    bound, 8 channels (which would keep queue 7) is refused as well; 9 is allowed."""
+    server = Lab(seed=0, kernel=kernel).server
+    if kernel == "6.18":
+        server.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
+    bind_last_queue(server, queue=7)
+    for count in (1, 7, 8):
+        e = fails(server, f"-L eth1 combined {count}")
+        assert e.strerror == ("netlink error: requested channel counts are too low for "
+                              "existing memory provider setting (8)\nnetlink error: Invalid "
+                              "argument"), count
+    assert server.nic.real_num_rx_queues == 16
+    assert server.ethtool("-L eth1 combined 9") == ""
+    assert server.nic.real_num_rx_queues == 9
+
+
 def test_bound_queue_refuses_disabling_header_split(bound):
     for mode in ("off", "auto"):
         e = fails(bound, f"-G eth1 tcp-data-split {mode}")

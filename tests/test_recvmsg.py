@@ -36,12 +36,32 @@ def test_without_msg_sock_devmem_efault_and_data_stays(devmem):
     devmem.client.sendall(b"x" * 2000)
     with pytest.raises(OSError) as e:
         devmem.conn.recvmsg(65536, 4096)
-    assert e.value.errno == errno.EFAULT
+    assert e.value.errno == errno.EFAULT  # still EFAULT on 6.18
     with pytest.raises(OSError) as e:
-        devmem.conn.recv(65536, DEVMEM)  # no control buffer: ETOOSMALL becomes EFAULT
-    assert e.value.errno == errno.EFAULT
+        devmem.conn.recv(65536, DEVMEM)  # no control buffer: put_cmsg_notrunc's ETOOSMALL
+    assert (e.value.errno, e.value.strerror) == (uapi.ETOOSMALL, "Unknown error 525")
+    assert devmem.conn.tokens_held == 0
     data, anc, _, _ = devmem.conn.recvmsg(65536, 4096, DEVMEM)
     assert len(data) == 2000 and len(anc) == 2
+    assert [c.frag_token for _, c in parse_cmsgs(anc)] == [1, 2]  # the failed calls took none
+
+
+@pytest.mark.parametrize("ancbufsize", [0, 1, 16, socket.CMSG_LEN(24) - 1])
+def test_control_buffer_too_small_is_etoosmall_on_618_efault_on_612(devmem, devmem_612,
+                                                                   ancbufsize):
+    for d, want in ((devmem, uapi.ETOOSMALL), (devmem_612, errno.EFAULT)):
+        d.client.sendall(b"y" * 2000)
+        d.lab.run(0.001)
+        for flags in (DEVMEM, DEVMEM | uapi.MSG_PEEK, DEVMEM | uapi.MSG_DONTWAIT):
+            with pytest.raises(OSError) as e:
+                d.conn.recvmsg(65536, ancbufsize, flags)
+            assert e.value.errno == want, (d.lab.kernel, flags)
+        assert d.conn.tokens_held == 0
+        with pytest.raises(OSError) as e:  # without the flag: EFAULT on both
+            d.conn.recvmsg(65536, ancbufsize)
+        assert e.value.errno == errno.EFAULT
+        data, anc, _, _ = d.conn.recvmsg(65536, 4096, DEVMEM)  # nothing was consumed
+        assert len(data) == 2000 and len(anc) == 2
 
 
 def test_control_buffer_fits_one_cmsg_short_read_rest_stays(devmem):
@@ -50,10 +70,34 @@ def test_control_buffer_fits_one_cmsg_short_read_rest_stays(devmem):
     assert len(data) == MSS and len(anc) == 1
     with pytest.raises(OSError) as e:
         devmem.conn.recvmsg(65536, socket.CMSG_LEN(24) - 1, DEVMEM)
-    assert e.value.errno == errno.EFAULT
+    assert e.value.errno == uapi.ETOOSMALL
+    # room for two and a bit: the bytes already reported are returned, no error
+    data, anc, _, _ = devmem.conn.recvmsg(65536, 2 * socket.CMSG_SPACE(24) - 1, DEVMEM)
+    assert len(data) == MSS and [c.frag_token for _, c in parse_cmsgs(anc)] == [2]
     data, anc, _, _ = devmem.conn.recvmsg(65536, 4096, DEVMEM)
-    assert len(data) == 3000 - MSS
-    assert [c.frag_token for _, c in parse_cmsgs(anc)] == [2, 3]
+    assert len(data) == 3000 - 2 * MSS
+    assert [c.frag_token for _, c in parse_cmsgs(anc)] == [3]
+
+
+@pytest.mark.parametrize("kernel,want", [("6.18", uapi.ETOOSMALL), ("6.12", errno.EFAULT)])
+def test_linear_part_without_room_for_its_cmsg_fails_and_stays_queued(kernel, want):
+    lab = Lab(seed=0, kernel=kernel)
+    from conftest import bind, steer
+    steer(lab.server)
+    lab.server.nic.hds_linear_bytes = 100  # 100 payload bytes in each header buffer
+    fd = lab.server.udmabuf_create(64 * 4096)
+    bind(lab.server, fd, [15])
+    _, cs, conn = connect(lab)
+    cs.sendall(bytes(range(250)) * 4)
+    lab.run(0.001)
+    buf = bytearray(b"." * 200)
+    with pytest.raises(OSError) as e:
+        conn.recvmsg_into([buf], socket.CMSG_LEN(24) - 1, DEVMEM)
+    assert e.value.errno == want
+    assert conn.tokens_held == 0
+    n, anc, _, _ = conn.recvmsg_into([buf], socket.CMSG_LEN(24), DEVMEM)  # the LINEAR cmsg only
+    assert n == 100 and [k for k, _ in parse_cmsgs(anc)] == ["linear"]
+    assert bytes(buf[:100]) == bytes(range(100))
 
 
 def test_iov_length_caps_devmem_bytes_and_splits_a_frag(devmem):

@@ -6,6 +6,7 @@ one line, ``correct``, ``not attempted yet`` or ``not yet``; ``check`` never rai
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 
@@ -30,7 +31,7 @@ def verdict_of(capsys, ex: Exercise, fn) -> str:
 
 def solution_fn(ex: Exercise):
     """Run the exercise's solution text as a learner would paste it; return its function."""
-    ns = {"struct": struct, "socket": socket, "uapi": uapi, "wire": wire}
+    ns = {"errno": errno, "struct": struct, "socket": socket, "uapi": uapi, "wire": wire}
     exec(compile(ex.solution_code, f"<{ex.label} solution>", "exec"), ns)  # noqa: S102
     fns = [v for k, v in ns.items() if callable(v) and getattr(v, "__module__", "") is None
            and not k.startswith("_")]
@@ -127,6 +128,18 @@ def reassemble_ignoring_linear(data, cmsgs, dmabuf):
     return b"".join(dmabuf[c.frag_offset:c.frag_offset + c.frag_size] for _k, c in cmsgs)
 
 
+def recv_growing_618_only(conn, bufsize):
+    room = 0
+    while True:
+        try:
+            data, anc, _f, _a = conn.recvmsg(bufsize, room, uapi.MSG_SOCK_DEVMEM)
+            return len(data), len(anc), room
+        except OSError as e:
+            if e.errno != uapi.ETOOSMALL:
+                raise
+            room = max(socket.CMSG_LEN(24), 2 * room)
+
+
 def coalesce_sorted(toks):
     return tokens.coalesce(sorted(toks))
 
@@ -170,6 +183,8 @@ WRONG = {
     ("steering", "q1"): (setup_without_hds_thresh, "'bind': 'EINVAL: hds-thresh is not zero'"),
     ("recvmsg", "q1"): (count_all_as_dmabuf, "count_all_as_dmabuf(b'plain bytes', [])"),
     ("recvmsg", "q2"): (ancbuf_without_headers, "gave 24, expected 40"),
+    ("recvmsg", "q3"): (recv_growing_618_only, ("recv_growing_618_only(<kernel 6.12, 5712 devmem "
+                                               "bytes queued>, bufsize=819200) raised")),
     ("cmsg", "q1"): (unpack_without_length_check, ("raised struct.error, expected raising "
                                                   "ValueError")),
     ("cmsg", "q2"): (parse_hardcoded_x86, "'sparc64')"),

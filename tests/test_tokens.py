@@ -111,3 +111,16 @@ def test_close_frees_every_token_and_queued_skb(devmem):
     with pytest.raises(OSError) as e:
         devmem.conn.setsockopt(SOL, DONTNEED, b"\0" * 8)
     assert e.value.errno == errno.EBADF
+
+
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM])
+@pytest.mark.parametrize("optlen,want", [(0, errno.EINVAL), (3, errno.EINVAL), (4, errno.EFAULT),
+                                         (7, errno.EFAULT), (8, errno.EFAULT), (12, errno.EFAULT),
+                                         (8 * 129, errno.EFAULT)])
+def test_null_optval_order_of_checks(kind, optlen, want):
+    """sk_setsockopt: ``optlen < sizeof(int)`` is EINVAL first, then the copy of the int from a
+    NULL optval is EFAULT, before DONTNEED's own TCP and length checks (as on 6.18.44)."""
+    with Lab(seed=0).server.socket(socket.AF_INET6, kind) as s:
+        with pytest.raises(OSError) as e:
+            s.setsockopt(SOL, DONTNEED, None, optlen)
+        assert e.value.errno == want

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from .sockopts import SYSCTL
+
 if TYPE_CHECKING:
     from .nic.device import NetDevice
     from .state import Kernel
@@ -58,3 +60,4 @@ class NetNamespace:
     link: Link = field(repr=False)
     ports: dict[int, object] = field(default_factory=dict, repr=False)  # port -> socket
     sockets: list = field(default_factory=list, repr=False)  # every socket made here
+    sysctl: dict = field(default_factory=lambda: dict(SYSCTL), repr=False)  # net.core/ipv4

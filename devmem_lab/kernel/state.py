@@ -47,6 +47,7 @@ class KernelVersion:
     dontneed_frag_cap: bool  # MAX_DONTNEED_FRAGS = 1024 per call
     rings_refusals: bool  # ethtool -G refuses hds changes while a provider is bound
     ops_lock_check: bool  # EOPNOTSUPP for drivers that are not ops-locked (lo)
+    recvmsg_errors_exposed: bool = True  # tcp_recvmsg_dmabuf errors reach user space (else EFAULT)
     devmem_tx: bool = True  # bind-tx and the SCM_DEVMEM_DMABUF sendmsg cmsg (6.16+)
 
     def __repr__(self) -> str:
@@ -56,10 +57,12 @@ class KernelVersion:
 KERNELS = {
     "6.12": KernelVersion("6.12", hds_checks=False, queues_checked_upfront=False,
                           duplicate_queues_merge=False, dontneed_frag_cap=False,
-                          rings_refusals=False, ops_lock_check=False, devmem_tx=False),
+                          rings_refusals=False, ops_lock_check=False, devmem_tx=False,
+                          recvmsg_errors_exposed=False),
     "6.18": KernelVersion("6.18", hds_checks=True, queues_checked_upfront=True,
                           duplicate_queues_merge=True, dontneed_frag_cap=True,
-                          rings_refusals=True, ops_lock_check=True),
+                          rings_refusals=True, ops_lock_check=True,
+                          recvmsg_errors_exposed=True),  # 18282100d704 (v6.18-rc1)
 }
 
 

@@ -4,18 +4,27 @@ control messages need.
 Models the user side of ``net/ipv4/tcp.c`` ``tcp_recvmsg_locked`` / ``tcp_recvmsg_dmabuf``:
 the return value counts linear and dmabuf bytes; each fragment needs one
 ``CMSG_LEN(sizeof(struct dmabuf_cmsg))`` in the control buffer (``put_cmsg_notrunc`` in
-``net/core/scm.c``), and a first cmsg that does not fit makes the call fail with EFAULT.
+``net/core/scm.c``), and a first cmsg that does not fit makes the call fail: with ETOOSMALL
+(525) since 6.18 (upstream 18282100d704, also in 6.12.y/6.17.y stable), with EFAULT in 6.12.0,
+where ``tcp_recvmsg_locked`` turned every ``tcp_recvmsg_dmabuf`` error into EFAULT
+(docs/kernel-facts.md, trap 1).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 
 from .. import uapi
+from ..lab import Lab
 from .check import Case, Exercise
+from .scenario import devmem_server, ncdevmem_payload
 
-__all__ = ["ancbuf_for", "count_bytes", "q1", "q2"]
+__all__ = ["TOO_SMALL", "ancbuf_for", "count_bytes", "q1", "q2", "q3", "recv_growing"]
+
+#: what a too-small control buffer gives with MSG_SOCK_DEVMEM: 6.18 and later, then 6.12.0
+TOO_SMALL = (uapi.ETOOSMALL, errno.EFAULT)
 
 
 def count_bytes(data: bytes, ancdata: list) -> tuple[int, int]:
@@ -140,5 +149,67 @@ def ancbuf_for(frags):
     if frags <= 0:
         return 0
     return (frags - 1) * socket.CMSG_SPACE(24) + socket.CMSG_LEN(24)
+''',
+)
+
+
+def recv_growing(conn, bufsize: int) -> tuple[int, int, int]:
+    """One ``recvmsg(MSG_SOCK_DEVMEM)`` that starts with no control buffer and doubles it
+    (from ``CMSG_LEN(24)``) while the kernel says it is too small: ETOOSMALL on 6.18, EFAULT
+    on 6.12.0. Returns ``(bytes returned, cmsgs, ancbufsize that worked)``.
+
+    Raises
+    ------
+    OSError
+        Any other error, or the too-small one still at 1 MiB of control buffer.
+    """
+    room = 0
+    while True:
+        try:
+            data, ancdata, _flags, _addr = conn.recvmsg(bufsize, room, uapi.MSG_SOCK_DEVMEM)
+            return len(data), len(ancdata), room
+        except OSError as e:
+            if e.errno not in TOO_SMALL or room >= 1 << 20:
+                raise
+            room = max(socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE), 2 * room)
+
+
+def _prepare_growing(kernel: str, nbytes: int, bufsize: int) -> tuple:
+    srv = devmem_server(Lab(seed=0, kernel=kernel), niovs=64)
+    conn = srv.connect(ncdevmem_payload(nbytes), close=False)
+    srv.lab.run(0.001)
+    return conn, bufsize
+
+
+def _show_growing(case: tuple) -> str:
+    kernel, nbytes, bufsize = case
+    return f"(<kernel {kernel}, {nbytes} devmem bytes queued>, bufsize={bufsize})"
+
+
+q3 = Exercise(
+    label="q3",
+    reference=recv_growing,
+    cases=(("6.18", 4 * 1428, 819200), ("6.12", 4 * 1428, 819200), ("6.18", 1428, 100),
+           ("6.12", 1428, 100)),
+    prepare=_prepare_growing,
+    show=_show_growing,
+    hints=(
+        ("Loop: try conn.recvmsg(bufsize, room, uapi.MSG_SOCK_DEVMEM); on OSError look at "
+        "e.errno, grow room, try again. Start with room = 0."),
+        ("6.18 says uapi.ETOOSMALL (525); 6.12.0 said errno.EFAULT for the same buffer. Code "
+        "that runs on both treats both as 'too small' when it passed MSG_SOCK_DEVMEM."),
+        "room = max(socket.CMSG_LEN(24), 2 * room); re-raise anything else.",
+    ),
+    solution_code='''
+def recv_growing(conn, bufsize):
+    room = 0
+    while True:
+        try:
+            data, ancdata, _, _ = conn.recvmsg(bufsize, room, uapi.MSG_SOCK_DEVMEM)
+            return len(data), len(ancdata), room
+        except OSError as e:
+            if e.errno not in (uapi.ETOOSMALL, errno.EFAULT) or room >= 1 << 20:
+                raise
+            room = max(socket.CMSG_LEN(24), 2 * room)
 ''',
 )

@@ -315,9 +315,10 @@ class NetDevice:
             raise _err(errno.EINVAL, "requested channel counts are too low for existing "
                                      "ntuple filter settings")
         mp = self.min_mp_channel_count()
-        # The merged series compares "<=" against idx+1; whether mainline kept "<" or "<=" is
-        # unverified (docs/kernel-facts.md, "Steering and ethtool interactions"): modelled as "must keep the bound queue".
-        if mp and rx_total < mp:
+        # combined + rx <= highest bound index + 1 is refused: with queue Q bound, exactly Q+1
+        # channels is too low too (net/ethtool/common.c; docs/kernel-facts.md, "Steering and
+        # ethtool interactions")
+        if mp and rx_total <= mp:
             raise _err(errno.EINVAL, "requested channel counts are too low for existing "
                                      f"memory provider setting ({mp})")
         if new["rx"] != new["tx"] or new["other"]:

@@ -41,25 +41,16 @@ from ..zerocopy import ZerocopyState
 if TYPE_CHECKING:
     from .socket import TcpSocket
 
-__all__ = ["cmsg_send", "sendmsg", "set_zerocopy"]
+__all__ = ["cmsg_send", "sendmsg", "zerocopy_on"]
 
 _SO_MARK = 36
 COPY_STEP = 32768  # a copy step fills at most one page frag (SKB_FRAG_PAGE_ORDER: 32 KiB)
 _SCM_RIGHTS, _SCM_CREDENTIALS = 1, 2
 
 
-def set_zerocopy(sock, data: bytes, null: bool) -> None:
-    """``sk_setsockopt`` SO_ZEROCOPY: TCP or UDP over IPv4/IPv6 only, value 0 or 1 (EINVAL)."""
-    if null:
-        raise DevmemError(errno.EFAULT)
-    val = struct.unpack("i", data[:4])[0]
-    if val < 0 or val > 1:
-        raise DevmemError(errno.EINVAL)
-    sock._opts[(uapi.SOL_SOCKET, uapi.SO_ZEROCOPY)] = struct.pack("i", val)
-
-
 def zerocopy_on(sock) -> bool:
-    return sock._opts.get((uapi.SOL_SOCKET, uapi.SO_ZEROCOPY), b"\0\0\0\0") != b"\0\0\0\0"
+    """SO_ZEROCOPY is set (stored by ``kernel/sockopts.py``: 0 or 1)."""
+    return sock._opts.get((uapi.SOL_SOCKET, uapi.SO_ZEROCOPY), 0) != 0
 
 
 def cmsg_send(sock, ancdata, devmem_tx: bool) -> tuple[int, int]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ... import uapi
 from ...errors import DevmemError
+from .. import sockopts
 from ..devmem import as_index
 from ..nic.device import FlowKey
 from ..nic.rx import Skb, header_len, receive_burst
@@ -60,13 +61,7 @@ _CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
 _SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
 
-# options accepted and stored like the kernel does, returning None (level -> names)
-_PLAIN_OPTIONS = {
-    _socket.SOL_SOCKET: {2, 7, 8, 9, 15, 18, 60},  # REUSEADDR SNDBUF RCVBUF KEEPALIVE ZEROCOPY
-    _socket.IPPROTO_TCP: {1, 2, 12},  # NODELAY MAXSEG QUICKACK   REUSEPORT RCVLOWAT
-    _socket.IPPROTO_IPV6: {26},  # IPV6_V6ONLY
-    _socket.IPPROTO_IP: {1},  # IP_TOS
-}
+MSG_OOB, MSG_ERRQUEUE = 0x1, uapi.MSG_ERRQUEUE
 _SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE, _SO_RCVLOWAT = 3, 4, 8, 25, 18
 
 
@@ -112,7 +107,8 @@ class _Socket:
         self.proto = proto
         self._timeout: float | None = None
         self._closed = False
-        self._opts: dict[tuple[int, int], bytes] = {}
+        self._opts: dict[tuple[int, int], int] = {}  # option values as stored (sockopts)
+        self.bound_device = b""  # SO_BINDTODEVICE
         self._err = 0
 
     def __enter__(self):
@@ -139,12 +135,14 @@ class _Socket:
             if value < 0:
                 raise ValueError("Timeout value out of range")
             value = float(value)
+        self._check_open()  # Python's fcntl on a closed fd: EBADF
         self._timeout = value
 
     def gettimeout(self) -> float | None:
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
+        self._check_open()
         self._timeout = None if flag else 0.0
 
     def getblocking(self) -> bool:
@@ -159,8 +157,9 @@ class _Socket:
         ------
         OSError
             EINVAL (option shorter than an int; DONTNEED length not a multiple of 8 or over
-            128 ranges), EBADF (DONTNEED on a socket that is not TCP), ENOPROTOOPT (an
-            option the kernel does not set, e.g. SO_DEVMEM_LINEAR / SO_DEVMEM_DMABUF).
+            128 ranges), EFAULT (a NULL optval of at least 4 bytes), EBADF (DONTNEED on a
+            socket that is not TCP), ENOPROTOOPT (an option the kernel does not set, e.g.
+            SO_DEVMEM_LINEAR / SO_DEVMEM_DMABUF). Generic options: ``devmem_lab.sockopts``.
         """
         self._check_open()
         _check_int("level", level)
@@ -183,24 +182,16 @@ class _Socket:
                 name = data.split(b"\0", 1)[0].decode(errors="replace")
                 if name and self.netns.kernel.device_by_name(name) is None:
                     raise DevmemError(errno.ENODEV)
-                self._opts[(level, optname)] = data
+                self.bound_device = data.split(b"\0", 1)[0]
                 return None
-            if len(data) < 4:
+            if len(data) < 4:  # sk_setsockopt: optlen < sizeof(int), before any option
                 raise DevmemError(errno.EINVAL)
+            if null:  # ... then copy_from_sockptr(&val, optval, sizeof(int))
+                raise DevmemError(errno.EFAULT)
             if optname == uapi.SO_DEVMEM_DONTNEED:
-                return self._devmem_dontneed(data, null)
-            if optname == uapi.SO_ZEROCOPY:  # devmem TX / MSG_ZEROCOPY (tcp_send.py)
-                return tcp_send.set_zerocopy(self, data, null)
-        known = _PLAIN_OPTIONS.get(level, set())
-        if optname not in known:
+                return self._devmem_dontneed(data)
+        if not sockopts.set_option(self, level, optname, data, null):
             raise DevmemError(errno.ENOPROTOOPT)
-        if len(data) < 4:
-            raise DevmemError(errno.EINVAL)
-        if null:
-            raise DevmemError(errno.EFAULT)
-        self._opts[(level, optname)] = data
-        if (level, optname) == (uapi.SOL_SOCKET, _SO_RCVBUF):
-            self._set_rcvbuf(struct.unpack("i", data[:4])[0])
         return None
 
     def getsockopt(self, level: int, optname: int, buflen: int = 0) -> int | bytes:
@@ -212,27 +203,27 @@ class _Socket:
             value = self.type
         elif level == uapi.SOL_SOCKET and optname == _SO_ERROR:
             value, self._err = self._err, 0
-        elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF:
+        elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF and self.type == _socket.SOCK_STREAM:
             value = getattr(self, "rcvbuf", DEFAULT_RCVBUF)
-        elif (level, optname) in self._opts:
-            raw = self._opts[(level, optname)]
-            if buflen:
-                return raw[:buflen]
-            value = struct.unpack("i", raw[:4])[0]
-        elif optname in _PLAIN_OPTIONS.get(level, set()):
-            value = 0
         else:
-            raise DevmemError(errno.ENOPROTOOPT)
-        return struct.pack("i", value)[:buflen] if buflen else value
+            value = sockopts.get_option(self, level, optname)
+            if value is None:
+                raise DevmemError(errno.ENOPROTOOPT)
+        return struct.pack("i", value)[:min(buflen, 4)] if buflen else value
 
     def _set_rcvbuf(self, value: int) -> None:
         pass
 
-    def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
+    def _devmem_dontneed(self, data: bytes) -> int:
         raise DevmemError(errno.EBADF)  # sock_devmem_dontneed: !sk_is_tcp(sk)
 
     def close(self) -> None:
         self._closed = True
+
+    def _wait_nothing(self) -> None:
+        """Let a ``settimeout`` deadline pass on the virtual clock, then ``TimeoutError``."""
+        self.netns.link.run(self._timeout)
+        raise TimeoutError("timed out")
 
 
 class UdpSocket(_Socket):
@@ -245,7 +236,9 @@ class UdpSocket(_Socket):
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
         self._check_open()
-        if flags & uapi.MSG_ERRQUEUE:
+        if self._timeout:  # Python's poll() first: nothing ever makes it readable
+            self._wait_nothing()
+        if flags & uapi.MSG_ERRQUEUE:  # ip_recv_error: nothing queued on UDP here
             return errqueue_recvmsg(None, self.family, bufsize, ancbufsize)
         if self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT:
             raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
@@ -253,6 +246,8 @@ class UdpSocket(_Socket):
                                             "this UDP socket in the lab")
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if bufsize == 0:  # CPython's sock_recv: no syscall for 0 bytes
+            return b""
         return self.recvmsg(bufsize, 0, flags)[0]
 
 
@@ -275,6 +270,7 @@ class TcpSocket(_Socket):
         self._rq_bytes = 0
         self.rcv_nxt = 0
         self._fin_rcvd = False
+        self._rd_shut = False  # sk_shutdown & RCV_SHUTDOWN
         self._flow_in: FlowKey | None = None
         self._ooo: dict[int, Skb] = {}  # out-of-order queue, by sequence number
         self._ooo_bytes = 0
@@ -414,7 +410,7 @@ class TcpSocket(_Socket):
         return self._addr_tuple(self.remote)
 
     def _set_rcvbuf(self, value: int) -> None:
-        self.rcvbuf = max(4608, 2 * value)  # the kernel doubles SO_RCVBUF
+        self.rcvbuf = value  # already clamped to rmem_max and doubled (sockopts.set_option)
 
     # ---- waiting on the virtual clock -----------------------------------------------------
     def _wait(self, ready, what: str, flags: int = 0) -> None:
@@ -625,6 +621,7 @@ class TcpSocket(_Socket):
             self._timer_gen += 1
             self._timer_armed = False
             self._rexmitted = [(a, b) for a, b in self._rexmitted if b > ack]
+            self._maybe_done()
         self._sacked = [r for r in sack if r[1] > self.snd_una]
         holes = self._holes()
         if holes and sum(b - max(a, holes[0][1]) for a, b in self._sacked) >= 3 * self.mss:
@@ -664,6 +661,9 @@ class TcpSocket(_Socket):
     def _on_burst(self, runs: list[tuple]) -> None:
         """One NAPI poll: the NIC places the segments, TCP queues them in order or out of order
         (holding their net_iovs until the hole is filled), then one ACK with SACK blocks."""
+        if self._closed or (self._rd_shut and self._fin_sent):
+            self._abort_on_data(runs)
+            return
         ooo = self._ooo
         for skb in receive_burst(self.route_dev or self.netns.nic, self._flow_in, runs):
             if skb.seq == self.rcv_nxt and not ooo and not self._closed \
@@ -694,16 +694,36 @@ class TcpSocket(_Socket):
         self._rq_bytes += skb.length
         self.rcv_nxt += skb.length
 
+    def _maybe_done(self) -> None:
+        """Both FINs exchanged and ours acked (LAST_ACK acked, or FIN_WAIT2/CLOSING into
+        TIME_WAIT, whose socket is ``tcp_done``): the socket is CLOSE, shutdown is ENOTCONN."""
+        if self._fin_sent and self._fin_rcvd and self.snd_una > self.write_seq:
+            self.state = "CLOSE"
+
     def _on_fin(self, seq: int) -> None:
         if seq == self.rcv_nxt and not self._fin_rcvd:
             self._fin_rcvd = True
             self.rcv_nxt += 1
             if self.state == "ESTABLISHED":
                 self.state = "CLOSE_WAIT"
+            self._maybe_done()
         self._send_ack()
 
+    def _abort_on_data(self, runs: list[tuple]) -> None:
+        """New data for a socket that can no longer read it (closed, or FIN_WAIT after
+        ``shutdown(SHUT_RD)``): the packets are dropped and both ends reset
+        (``tcp_rcv_state_process``: TCPABORTONDATA, then ``tcp_v4_send_reset``)."""
+        for skb in receive_burst(self.netns.nic, self._flow_in, runs):
+            skb.free()
+        if self.peer is not None and self.state != "CLOSE":
+            if not self._closed:
+                self._on_reset()
+            self.netns.link.schedule(self.netns.link.delay_ns, self.peer._on_reset)
+            self.state = "CLOSE"
+
     def _on_reset(self) -> None:
-        self._err = errno.ECONNRESET
+        # tcp_reset: EPIPE in CLOSE_WAIT (the peer had already sent its FIN), else ECONNRESET
+        self._err = errno.EPIPE if self.state == "CLOSE_WAIT" else errno.ECONNRESET
         self.state = "CLOSE"
         self._timer_gen += 1
         if self._zc is not None:  # tcp_reset: tcp_write_queue_purge frees the send queue
@@ -712,6 +732,8 @@ class TcpSocket(_Socket):
     # ---- recvmsg -----------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``recv(2)``: ``recvmsg`` without a control buffer."""
+        if isinstance(bufsize, int) and bufsize == 0:
+            return b""  # CPython's sock_recv returns at once for 0 bytes (no syscall)
         return self.recvmsg(bufsize, 0, flags)[0]
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0):
@@ -724,8 +746,9 @@ class TcpSocket(_Socket):
         Raises
         ------
         OSError
-            EFAULT: devmem data read without MSG_SOCK_DEVMEM, or with a control buffer too
-            small for its first cmsg (the data stays queued). ENOTCONN: not connected.
+            EFAULT: devmem data read without MSG_SOCK_DEVMEM. ETOOSMALL (525): a control
+            buffer too small (or none) for the first cmsg; the data stays queued (EFAULT with
+            ``Lab(kernel="6.12")``, before upstream 18282100d704). ENOTCONN: not connected.
             ECONNRESET / ETIMEDOUT: the connection died. BlockingIOError (EAGAIN) when
             nothing is queued and the socket is non-blocking or nothing can ever arrive;
             TimeoutError after ``settimeout``.
@@ -769,9 +792,16 @@ class TcpSocket(_Socket):
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         """``recv(2)`` into ``buffer`` (its first ``nbytes`` if given), as ``socket.recv_into``."""
-        view = memoryview(buffer)
+        view = memoryview(buffer).cast("B")
+        _check_int("nbytes", nbytes)
+        if nbytes < 0:  # CPython's sock_recv_into checks these before any syscall
+            raise ValueError("negative buffersize in recv_into")
+        if nbytes > view.nbytes:
+            raise ValueError("buffer too small for requested bytes")
+        if (nbytes or view.nbytes) == 0:
+            return 0
         if nbytes:
-            view = view.cast("B")[:nbytes]
+            view = view[:nbytes]
         return self.recvmsg_into([view], 0, flags)[0]
 
     def _check_recvmsg(self, bufsize: int, ancbufsize: int, flags: int) -> None:
@@ -782,18 +812,22 @@ class TcpSocket(_Socket):
             raise ValueError("negative buffer size in recvmsg()")
         if ancbufsize < 0:
             raise ValueError("negative buffer size in recvmsg()")
-        if self.state == "LISTEN" or (self.state == "CLOSE" and self.peer is None):
-            raise DevmemError(errno.ENOTCONN)
+        recv_precheck(self, flags)
 
     def _more_than(self, queued: int) -> bool:
         """Something new to read: more skbs than ``queued``, a FIN or an error."""
-        return len(self._rq) > queued or self._fin_rcvd or bool(self._err)
+        return len(self._rq) > queued or self._eof() or bool(self._err)
+
+    def _eof(self) -> bool:
+        """Reads end here: FIN received, or ``shutdown(SHUT_RD)`` (RCV_SHUTDOWN)."""
+        return self._fin_rcvd or self._rd_shut
 
     def _recvmsg_locked(self, length: int, ancbufsize: int, flags: int):
         devmem_ok = bool(flags & uapi.MSG_SOCK_DEVMEM)
         trunc = bool(flags & uapi.MSG_TRUNC)
         peek = bool(flags & uapi.MSG_PEEK)
-        target = length if flags & uapi.MSG_WAITALL else min(1, length)
+        lowat = self._opts.get((uapi.SOL_SOCKET, _SO_RCVLOWAT), 1)  # sock_rcvlowat()
+        target = length if flags & uapi.MSG_WAITALL else min(lowat, length)
         room = ancbufsize
         ancdata: list = []
         linear: list[bytes] = []
@@ -801,11 +835,15 @@ class TcpSocket(_Socket):
         last_dmabuf: bool | None = None
         idx, offset = 0, self._rq_off
         consumed_skbs = 0
+        if length == 0 and not self._rq and not self._eof():  # sock_rcvlowat() is at least 1
+            self._wait(partial(self._more_than, 0), "recvmsg", flags)
         while length > 0:
             if idx >= len(self._rq):
-                if copied >= target or self._fin_rcvd or self._err:
+                if copied >= target or self._eof() or self._err:
                     break
-                if copied and (self._timeout == 0.0 or flags & uapi.MSG_DONTWAIT):
+                # a socket with a timeout is non-blocking under Python's poll(): a partial
+                # MSG_WAITALL read returns what is there
+                if copied and (self._timeout is not None or flags & uapi.MSG_DONTWAIT):
                     break
                 self._wait(partial(self._more_than, len(self._rq)), "recvmsg", flags)
                 continue
@@ -823,9 +861,10 @@ class TcpSocket(_Socket):
                             copied = -errno.EFAULT
                         break
                     sent, room = self._recvmsg_dmabuf(skb, offset, used, linear, ancdata, room)
-                    if sent <= 0:
+                    if sent <= 0:  # 6.18 passes the error through (18282100d704); 6.12: EFAULT
                         if not copied:
-                            copied = -errno.EFAULT
+                            copied = sent if self.netns.kernel.version.recvmsg_errors_exposed \
+                                else -errno.EFAULT
                         break
                     used = sent
                 last_dmabuf = is_dmabuf
@@ -990,13 +1029,11 @@ class TcpSocket(_Socket):
         for i, b in enumerate(self._tok_bindings):
             b.put_many(niovs[binds == i])
 
-    def _devmem_dontneed(self, data: bytes, null: bool = False) -> int:
+    def _devmem_dontneed(self, data: bytes) -> int:
         """``sock_devmem_dontneed``: free the frags named by ``struct dmabuf_token`` ranges."""
         if len(data) % uapi.DMABUF_TOKEN_SIZE or \
                 len(data) > uapi.DMABUF_TOKEN_SIZE * uapi.MAX_DONTNEED_TOKENS:
             raise DevmemError(errno.EINVAL)
-        if null:
-            raise DevmemError(errno.EFAULT)  # copy_from_sockptr of the tokens
         cap = uapi.MAX_DONTNEED_FRAGS if self.netns.kernel.version.dontneed_frag_cap else None
         top = self._tok_next  # tokens at or above it do not exist
         named = np.zeros(top, dtype=bool)
@@ -1016,7 +1053,19 @@ class TcpSocket(_Socket):
     # ---- closing -----------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
         self._check_open()
-        if self.peer is None:
+        _check_int("how", how)
+        if how not in (_socket.SHUT_RD, _socket.SHUT_WR, _socket.SHUT_RDWR):
+            raise DevmemError(errno.EINVAL)  # inet_shutdown: before the state checks
+        if self.state == "LISTEN":
+            if how != _socket.SHUT_WR:  # tcp_disconnect: the listener stops listening
+                self.state = "CLOSE"
+                for conn in self._backlog:
+                    conn.close()
+                self._backlog.clear()
+            return
+        if how != _socket.SHUT_WR:
+            self._rd_shut = True  # set even when unconnected (then ENOTCONN below)
+        if self.peer is None or self.state == "CLOSE":
             raise DevmemError(errno.ENOTCONN)
         if how in (_socket.SHUT_WR, _socket.SHUT_RDWR) and not self._fin_queued:
             self._fin_queued = True
@@ -1072,3 +1121,28 @@ def _subtract(ranges: list[tuple[int, int]], minus: list[tuple[int, int]]) -> li
         if a < b:
             out.append((a, b))
     return out
+
+
+def recv_precheck(sock: TcpSocket, flags: int) -> None:
+    """The checks of ``tcp_recvmsg`` / ``tcp_recvmsg_locked`` (``net/ipv4/tcp.c``) before any
+    data is looked at, as seen through Python's socket module.
+
+    ``MSG_ERRQUEUE`` goes to ``inet_recv_error`` first: the lab has no error queue, EAGAIN
+    (Python's ``poll()`` waits out a timeout first). A listener is ENOTCONN (with a timeout,
+    Python's ``poll()`` on a listener times out first). ``MSG_OOB`` with no urgent data is
+    EINVAL (``tcp_recv_urg``). An unconnected socket is ENOTCONN unless ``shutdown(SHUT_RD)``
+    marked it (then 0 bytes).
+    """
+    timed = sock._timeout is not None and sock._timeout > 0
+    if flags & MSG_ERRQUEUE:
+        if timed:
+            sock._wait(lambda: False, "recvmsg")
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+    if sock.state == "LISTEN":
+        if timed:
+            sock._wait(lambda: bool(sock._backlog), "recvmsg")
+        raise DevmemError(errno.ENOTCONN)
+    if flags & MSG_OOB:
+        raise DevmemError(errno.EINVAL)
+    if sock.state == "CLOSE" and sock.peer is None and not sock._rd_shut:
+        raise DevmemError(errno.ENOTCONN)
