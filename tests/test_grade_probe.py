@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from devmem_lab.teach import tokens
+from devmem_lab.teach import student, tokens
 from devmem_lab.teach.grade import feedback
 from devmem_lab.teach.grade.probe import cases_of, run_exercise
 from devmem_lab.teach.grade.registry import EXERCISES, exercises_of
 from devmem_lab.teach.grade.runner import _judge, _lesson
 from devmem_lab.teach.grade.static import scan
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def own(toks):
@@ -127,8 +131,13 @@ def test_hidden_cases_are_not_what_check_runs():
 
 
 def test_registry_ids_match_the_stub_ids():
-    assert list(EXERCISES) == ["1.1", "1.2", "2.1", "3.1", "3.2", "4.1", "4.2", "4.3", "5.1",
-                               "5.2", "8.1", "8.2"]
+    assert list(EXERCISES) == ["1.1", "1.2", "2.1", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
+                               "5.1", "5.2", "8.1", "8.2", "10.1", "10.2"]
+    stubs = set()
+    for nb in student.generate(NOTEBOOKS).values():
+        for cell in nb.cells:
+            stubs |= set(re.findall(r'exercise (\d+\.\d+):', cell.source))
+    assert stubs == set(EXERCISES)
     assert [s.function for s in exercises_of("5")] == ["coalesce", "dontneed_batches"]
 
 

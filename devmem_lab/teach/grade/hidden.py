@@ -73,6 +73,11 @@ HIDDEN: dict[str, tuple[Case, ...]] = {
         Case((-1,), "no fragments (or a negative count) need no buffer: 0", 1),
         Case((616,), "ncdevmem's 819200-byte read of 1328-byte fragments: up to 617 cmsgs", 1),
     ),
+    "3.3": (
+        Case(("6.18", 40 * 1428, 819200), "40 fragments: the buffer grows to 2560 bytes", 2),
+        Case(("6.12", 40 * 1428, 819200), "the same read on 6.12.0, which says EFAULT", 2),
+        Case(("6.18", 3 * 1428, 2000), "a small iov: only the first bytes are reported", 1),
+    ),
     "4.1": (
         Case((_c(2**64 - 1, 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**32 - 1),),
              "every field at its maximum: frag_offset is a u64, the others u32", 1),
@@ -111,6 +116,16 @@ HIDDEN: dict[str, tuple[Case, ...]] = {
         Case((list(range(0, 258, 2)),), "129 ranges: the 129th opens a second value", 2),
         Case((list(range(1024)) + [5000],), "1024 tokens fill the value: the next range "
              "starts a new one", 2),
+    ),
+    "10.1": (
+        Case((2,), "binding 2: the id as 4 native-endian bytes", 2),
+        Case((0x7FFFFFFF,), "a large id still fits a u32", 2),
+        Case((1 << 40,), "an id beyond a u32 is a ValueError", 2),
+    ),
+    "10.2": (
+        Case((3, [0, 0, 1, 1], [(0, 1)]), "region 0's calls are done, region 1's are not", 2),
+        Case((2, [1], []), "no completion yet: only the unused region is free", 2),
+        Case((4, [3, 2, 1, 0], [(0, 0), (2, 3)]), "call 1 still in flight: region 2 busy", 1),
     ),
     "8.1": (
         Case((6, 3, 7), "stream byte 6 expects (6 + 1) % 7 = 0, sent as 0x0a", 1),
