@@ -16,18 +16,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-# run from a checkout without installing: the repository root and this folder on the path
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
-exhaustion = importlib.import_module("devmem_lab.exhaustion")
-simulate_simpy = importlib.import_module("simpy_model").simulate_simpy
+from devmem_lab import exhaustion
+from devmem_lab.exhaustion_simpy import simulate_simpy
 
 
 def _timed(fn, *args, **kwargs):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,67 +168,112 @@ def stall_delay(done_s: np.ndarray, every_s: float, stall_s: float) -> np.ndarra
     return np.where(in_stall, period_end, done_s)
 
 
-def _params(
-    pool_pages,
-    line_rate_gbps,
-    hold_s,
-    duration_s,
-    seed,
-    mtu,
-    dist,
-    batch,
-    rto_s,
-    tail_alpha,
-    stall_every_s,
-    stall_s,
-    bin_s,
-) -> dict:
-    pages = int(_number("pool_pages", pool_pages, minimum=1, integer=True))
-    rate = _number("line_rate_gbps", line_rate_gbps, minimum=0.0, strict=True)
-    hold = _number("hold_s", hold_s, minimum=0.0)
-    duration = _number("duration_s", duration_s, minimum=0.0, strict=True)
-    pkt = packet_bytes(mtu)
-    k = -(-pkt["payload"] // NIOV_BYTES)  # net_iovs per packet
-    if pages < k:
-        raise ValueError(
-            f"pool_pages={pages} is smaller than one packet: mtu {int(mtu)} "
-            f"needs {k} net_iovs of {NIOV_BYTES} B per packet"
-        )
-    d = _dist(dist)
-    b = int(_number("batch", batch, minimum=1, integer=True))
-    p = {
-        "pool_pages": pages,
-        "line_rate_gbps": rate,
-        "hold_s": hold,
-        "duration_s": duration,
-        "seed": _seed(seed),
-        "mtu": int(mtu),
-        "dist": d,
-        "batch": b,
-        "rto_s": _number("rto_s", rto_s, minimum=0.0),
-        "tail_alpha": _number("tail_alpha", tail_alpha, minimum=1.0, strict=True),
-        "stall_every_s": _number("stall_every_s", stall_every_s, minimum=0.0, strict=True),
-        "stall_s": _number("stall_s", stall_s, minimum=0.0),
-    }
-    if d == "stall" and p["stall_s"] >= p["stall_every_s"]:
-        raise ValueError(
-            f"stall_s={stall_s!r} must be shorter than stall_every_s={stall_every_s!r}"
-        )
-    slot_s = pkt["wire"] * 8 / (rate * 1e9)
-    n = max(1, math.ceil(duration / slot_s - 1e-9))
-    b_s = duration / 100 if bin_s is None else _number("bin_s", bin_s, minimum=0.0, strict=True)
-    p.update(
-        payload_bytes=pkt["payload"],
-        wire_bytes=pkt["wire"],
-        niovs_per_packet=k,
-        pool_packets=pages // k,
-        slot_s=slot_s,
-        n_slots=n,
-        bin_s=b_s,
-        n_bins=max(1, math.ceil(duration / b_s - 1e-9)),
-        batch_packets=-(-b // k),
-    )
-    return p
+@dataclass(frozen=True)
+class Params:
+    """The parameters of one :func:`simulate` run, checked once, and what follows from them.
+
+    The fields are :func:`simulate`'s arguments, normalised (ints, floats, the canonical
+    ``dist`` name); a bad value raises ``ValueError`` naming it. The derived values (packet
+    sizes, net_iovs per packet, slot time, bins) are computed here too. A sweep varies one
+    field with ``dataclasses.replace``, which checks the new value the same way.
+    """
+
+    pool_pages: int
+    line_rate_gbps: float
+    hold_s: float
+    duration_s: float
+    seed: int = 0
+    mtu: int = 4148
+    dist: str = "exponential"
+    batch: int = 1
+    rto_s: float = 1e-3
+    tail_alpha: float = 1.5
+    stall_every_s: float = 10e-3
+    stall_s: float = 2e-3
+    bin_s: float | None = None  # None: duration_s / 100 (see ``bin_width_s``)
+    payload_bytes: int = field(init=False)
+    wire_bytes: int = field(init=False)
+    niovs_per_packet: int = field(init=False)
+    pool_packets: int = field(init=False)
+    slot_s: float = field(init=False)
+    n_slots: int = field(init=False)
+    bin_width_s: float = field(init=False)
+    n_bins: int = field(init=False)
+    batch_packets: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__.__get__(self)
+        stall_every_s, stall_s, mtu = self.stall_every_s, self.stall_s, self.mtu
+        pages = int(_number("pool_pages", self.pool_pages, minimum=1, integer=True))
+        rate = _number("line_rate_gbps", self.line_rate_gbps, minimum=0.0, strict=True)
+        hold = _number("hold_s", self.hold_s, minimum=0.0)
+        duration = _number("duration_s", self.duration_s, minimum=0.0, strict=True)
+        pkt = packet_bytes(mtu)
+        k = -(-pkt["payload"] // NIOV_BYTES)  # net_iovs per packet
+        if pages < k:
+            raise ValueError(
+                f"pool_pages={pages} is smaller than one packet: mtu {int(mtu)} "
+                f"needs {k} net_iovs of {NIOV_BYTES} B per packet"
+            )
+        d = _dist(self.dist)
+        b = int(_number("batch", self.batch, minimum=1, integer=True))
+        put("pool_pages", pages)
+        put("line_rate_gbps", rate)
+        put("hold_s", hold)
+        put("duration_s", duration)
+        put("seed", _seed(self.seed))
+        put("mtu", int(mtu))
+        put("dist", d)
+        put("batch", b)
+        put("rto_s", _number("rto_s", self.rto_s, minimum=0.0))
+        put("tail_alpha", _number("tail_alpha", self.tail_alpha, minimum=1.0, strict=True))
+        put("stall_every_s",
+            _number("stall_every_s", stall_every_s, minimum=0.0, strict=True))
+        put("stall_s", _number("stall_s", stall_s, minimum=0.0))
+        if d == "stall" and self.stall_s >= self.stall_every_s:
+            raise ValueError(
+                f"stall_s={stall_s!r} must be shorter than stall_every_s={stall_every_s!r}"
+            )
+        slot_s = pkt["wire"] * 8 / (rate * 1e9)
+        b_s = (duration / 100 if self.bin_s is None
+               else _number("bin_s", self.bin_s, minimum=0.0, strict=True))
+        if self.bin_s is not None:
+            put("bin_s", b_s)
+        put("payload_bytes", pkt["payload"])
+        put("wire_bytes", pkt["wire"])
+        put("niovs_per_packet", k)
+        put("pool_packets", pages // k)
+        put("slot_s", slot_s)
+        put("n_slots", max(1, math.ceil(duration / slot_s - 1e-9)))
+        put("bin_width_s", b_s)
+        put("n_bins", max(1, math.ceil(duration / b_s - 1e-9)))
+        put("batch_packets", -(-b // k))
+
+    def as_dict(self) -> dict:
+        """The parameters and derived values as ``simulate``'s ``df.attrs`` keeps them."""
+        return {
+            "pool_pages": self.pool_pages,
+            "line_rate_gbps": self.line_rate_gbps,
+            "hold_s": self.hold_s,
+            "duration_s": self.duration_s,
+            "seed": self.seed,
+            "mtu": self.mtu,
+            "dist": self.dist,
+            "batch": self.batch,
+            "rto_s": self.rto_s,
+            "tail_alpha": self.tail_alpha,
+            "stall_every_s": self.stall_every_s,
+            "stall_s": self.stall_s,
+            "payload_bytes": self.payload_bytes,
+            "wire_bytes": self.wire_bytes,
+            "niovs_per_packet": self.niovs_per_packet,
+            "pool_packets": self.pool_packets,
+            "slot_s": self.slot_s,
+            "n_slots": self.n_slots,
+            "bin_s": self.bin_width_s,
+            "n_bins": self.n_bins,
+            "batch_packets": self.batch_packets,
+        }
 
 
 def littles_law(
@@ -267,21 +313,8 @@ def littles_law(
     >>> round(littles_law(16000, 400)["knee_hold_s"] * 1e3, 2)   # ms that 62.5 MiB lasts
     1.34
     """
-    p = _params(
-        pool_pages,
-        line_rate_gbps,
-        0.0 if hold_s is None else hold_s,
-        1.0,
-        0,
-        mtu,
-        "fixed",
-        1,
-        0.0,
-        1.5,
-        1.0,
-        0.0,
-        None,
-    )
+    p = Params(pool_pages, line_rate_gbps, 0.0 if hold_s is None else hold_s, 1.0, 0, mtu,
+               "fixed", 1, 0.0, 1.5, 1.0, 0.0, None).as_dict()
     pps = 1.0 / p["slot_s"]
     line = pps * p["payload_bytes"] * 8 / 1e9
     out = {
@@ -373,21 +406,8 @@ def simulate(
     """
     import pandas as pd
 
-    p = _params(
-        pool_pages,
-        line_rate_gbps,
-        hold_s,
-        duration_s,
-        seed,
-        mtu,
-        dist,
-        batch,
-        rto_s,
-        tail_alpha,
-        stall_every_s,
-        stall_s,
-        bin_s,
-    )
+    p = Params(pool_pages, line_rate_gbps, hold_s, duration_s, seed, mtu, dist, batch, rto_s,
+               tail_alpha, stall_every_s, stall_s, bin_s).as_dict()
     n, M, B, k = p["n_slots"], p["pool_packets"], p["batch_packets"], p["niovs_per_packet"]
     T = p["slot_s"]
     hold_slots = p["hold_s"] / T
@@ -619,21 +639,8 @@ def emulate(
 
     from devmem_lab import Lab, uapi, ynl
 
-    p = _params(
-        pool_pages,
-        line_rate_gbps,
-        hold_s,
-        duration_s,
-        seed,
-        mtu,
-        "fixed",
-        batch,
-        0.2,
-        1.5,
-        1.0,
-        0.0,
-        None,
-    )
+    p = Params(pool_pages, line_rate_gbps, hold_s, duration_s, seed, mtu, "fixed", batch, 0.2,
+               1.5, 1.0, 0.0, None).as_dict()
     if not 1280 <= p["mtu"] <= 9000:
         raise ValueError(f"mtu must be in [1280, 9000] for the emulator, got {mtu!r}")
     lab = Lab(seed=p["seed"], link_gbps=p["line_rate_gbps"], mtu=p["mtu"])
@@ -771,33 +778,16 @@ def sweep(
     if not vals:
         raise ValueError("values must not be empty")
     cases = [{**base, param: v} for v in vals]
-    for case in cases:  # fail fast, in this process
-        missing = {"pool_pages", "line_rate_gbps", "hold_s", "duration_s"} - set(case)
-        if missing:
-            raise ValueError(f"sweep needs {', '.join(sorted(missing))}")
-        kw = {
-            k: v
-            for k, v in case.items()
-            if k not in ("pool_pages", "line_rate_gbps", "hold_s", "duration_s")
-        }
-        unknown = set(kw) - set(_SWEEPABLE) - {"bin_s"}
-        if unknown:
-            raise ValueError(f"unknown simulate() argument {min(unknown)!r}")
-        _params(
-            case["pool_pages"],
-            case["line_rate_gbps"],
-            case["hold_s"],
-            case["duration_s"],
-            kw.get("seed", 0),
-            kw.get("mtu", 4148),
-            kw.get("dist", "exponential"),
-            kw.get("batch", 1),
-            kw.get("rto_s", 1e-3),
-            kw.get("tail_alpha", 1.5),
-            kw.get("stall_every_s", 10e-3),
-            kw.get("stall_s", 2e-3),
-            kw.get("bin_s"),
-        )
+    missing = {"pool_pages", "line_rate_gbps", "hold_s", "duration_s"} - set(cases[0])
+    if missing:
+        raise ValueError(f"sweep needs {', '.join(sorted(missing))}")
+    unknown = set(cases[0]) - set(_SWEEPABLE) - {"bin_s", "pool_pages", "line_rate_gbps",
+                                                  "hold_s", "duration_s"}
+    if unknown:
+        raise ValueError(f"unknown simulate() argument {min(unknown)!r}")
+    first = Params(**cases[0])  # fail fast, in this process
+    for v in vals[1:]:
+        replace(first, **{param: v})
     results = map(_run_case, cases) if executor is None else executor.map(_run_case, cases)
     if progress:
         from tqdm.auto import tqdm

@@ -1,6 +1,7 @@
 """Tests of devmem_lab.exhaustion: hand-computed runs, Little's law, SimPy agreement, errors."""
 
 import math
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -145,10 +146,9 @@ def test_hold_times_distributions_have_the_requested_mean():
 @pytest.fixture(scope="module")
 def simpy_model():
     require(pre.python_package("simpy", "sim"))
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import simpy_model
+    from devmem_lab import exhaustion_simpy
 
-    return simpy_model
+    return exhaustion_simpy
 
 
 def test_agrees_with_simpy_within_one_percent(simpy_model):
@@ -273,3 +273,12 @@ def test_emulated_tcp_stalls_above_the_knee():
     sim = ex.summarize(ex.simulate(64, 100, 60e-6, 500e-6, dist="fixed"))
     assert emu["drops"] > 0 and sim["drops"] > 0
     assert emu["goodput_gbps"] < sim["goodput_gbps"] / 2
+
+
+def test_simpy_model_imports_without_simpy():
+    """The twin lives in the package; simpy (the ``sim`` extra) is imported only to run it."""
+    code = ("import sys; sys.modules['simpy'] = None; "
+            "import devmem_lab.exhaustion_simpy as m; print(sorted(m.CASES)[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "exponential, at knee\n"

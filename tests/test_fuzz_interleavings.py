@@ -25,6 +25,7 @@ import random
 import socket
 
 import numpy as np
+import pytest
 from conftest import connect, steer
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -292,6 +293,8 @@ class DevmemFlow(RuleBasedStateMachine):
 
 
 DEEP = os.environ.get("DEVMEM_FUZZ_EXAMPLES")  # unset in CI: a fixed, derandomized run
+# a fixed run takes seconds; one that hangs or shrinks for minutes fails (pytest-timeout)
+pytestmark = pytest.mark.timeout(0 if DEEP else 120)
 DevmemFlow.TestCase.settings = settings(
     max_examples=int(DEEP or 150), derandomize=DEEP is None, stateful_step_count=40,
     deadline=None, database=None,

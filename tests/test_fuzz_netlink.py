@@ -36,6 +36,8 @@ from devmem_lab.uapi import parse_cmsgs
 from devmem_lab.ynl import Netdev
 
 DEEP = os.environ.get("DEVMEM_FUZZ_EXAMPLES")  # unset in CI: a fixed, derandomized run
+# a fixed run takes seconds; one that hangs or shrinks for minutes fails (pytest-timeout)
+pytestmark = pytest.mark.timeout(0 if DEEP else 120)
 FUZZ = settings(max_examples=int(DEEP or 150), derandomize=DEEP is None, deadline=None,
                 database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -18,6 +18,7 @@ import socket
 import struct
 
 import numpy as np
+import pytest
 from conftest import bind, connect, steer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,8 @@ SOL, DONTNEED, DEVMEM = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED, uapi.MSG_SOC
 U32 = 0xFFFFFFFF
 MSS = 1428
 DEEP = os.environ.get("DEVMEM_FUZZ_EXAMPLES")  # unset in CI: a fixed, derandomized run
+# a fixed run takes seconds; one that hangs or shrinks for minutes fails (pytest-timeout)
+pytestmark = pytest.mark.timeout(0 if DEEP else 120)
 FUZZ = settings(max_examples=int(DEEP or 60), derandomize=DEEP is None, deadline=None,
                 database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

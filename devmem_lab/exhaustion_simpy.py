@@ -10,25 +10,21 @@ It draws its hold times with ``exhaustion.hold_times`` (common random numbers), 
 seed both models see the same consumer, and differences come from the algorithms alone.
 Stalls and batching are re-implemented here on purpose.
 
-Usage::
+Needs the ``sim`` extra (``pip install devmem-lab[sim]``); ``simpy`` is imported when a model
+runs, so importing this module does not need it. Usage::
 
-    python benchmarks/simpy_model.py            # compare with the simulator on a set of cases
+    python -m devmem_lab.exhaustion_simpy       # compare with the simulator on a set of cases
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 from collections import deque
-from pathlib import Path
 
-import simpy
+from devmem_lab import exhaustion
+from devmem_lab.bandwidth import packet_bytes
 
-# run from a checkout without installing: put the repository root on the path first
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-exhaustion = importlib.import_module("devmem_lab.exhaustion")
-packet_bytes = importlib.import_module("devmem_lab.bandwidth").packet_bytes
+__all__ = ["CASES", "compare", "simulate_simpy"]
 
 #: Cases the two models must agree on (drops and goodput within 1 %).
 CASES: dict[str, dict] = {
@@ -115,6 +111,8 @@ def simulate_simpy(
     stall_s: float = 2e-3,
 ) -> dict:
     """Run the SimPy model; returns ``drops``, ``goodput_gbps``, ``min_free_pages``, ..."""
+    import simpy
+
     pkt = packet_bytes(mtu)
     k = -(-pkt["payload"] // exhaustion.NIOV_BYTES)
     slot = pkt["wire"] * 8 / (line_rate_gbps * 1e9)
