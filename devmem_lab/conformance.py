@@ -567,14 +567,22 @@ def getsockopt_dontneed(host):
 @contextlib.contextmanager
 def _tcp_pair(host):
     """A connected TCP pair: ``(client, server-side connection)`` over ``host.address4``."""
-    ls = _tcp(host)
-    cs = _tcp(_peer(host))
+    with _connected(host, _peer(host), _socket.AF_INET, host.address4) as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def _connected(server, client, family, addr):
+    """``(client socket, accepted connection)``: a listener of ``server`` on ``addr`` (port
+    0), connected from ``client``; 5 s timeouts on both ends; everything closed after."""
+    ls = server.socket(family, _socket.SOCK_STREAM)
+    cs = client.socket(family, _socket.SOCK_STREAM)
     conn = None
     try:
-        ls.bind((host.address4, 0))
+        ls.bind((addr, 0))
         ls.listen()
         cs.settimeout(5)
-        cs.connect((host.address4, ls.getsockname()[1]))
+        cs.connect(ls.getsockname()[:2])
         conn, _ = ls.accept()
         conn.settimeout(5)
         yield cs, conn
@@ -649,21 +657,8 @@ UNKNOWN_TX_ID = 424242  # a binding id no host has
 def _loopback_pair(host, family=_socket.AF_INET):
     """A TCP pair over ``lo`` on one host (emulated or real): ``(client, connection)``."""
     addr = "127.0.0.1" if family == _socket.AF_INET else "::1"
-    ls = host.socket(family, _socket.SOCK_STREAM)
-    cs = host.socket(family, _socket.SOCK_STREAM)
-    conn = None
-    try:
-        ls.bind((addr, 0))
-        ls.listen()
-        cs.settimeout(5)
-        cs.connect(ls.getsockname()[:2])
-        conn, _ = ls.accept()
-        conn.settimeout(5)
-        yield cs, conn
-    finally:
-        for s in (conn, cs, ls):
-            if s is not None:
-                s.close()
+    with _connected(host, host, family, addr) as pair:
+        yield pair
 
 
 def _settle(host) -> None:
