@@ -4,23 +4,12 @@ speed goals are measured by the script, never by a test)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import bench_load
-    finally:
-        sys.path.pop(0)
-    return bench_load
+from bench_support import load_bench
 
 
 def test_emulated_transfer_delivers_everything_and_returns_the_pool():
-    bench = load_bench()
+    bench = load_bench("bench_load")
     total = 8 << 20
     for mtu, hold in ((8264, 2048), (1500, 3840)):  # the reference set-up, then a dry pool
         fig = bench.emulated(total, think_us=100, hold=hold, pool_pages=4096, bufsize=819200,
@@ -34,7 +23,7 @@ def test_emulated_transfer_delivers_everything_and_returns_the_pool():
 
 
 def test_main_writes_the_figures(tmp_path):
-    bench = load_bench()
+    bench = load_bench("bench_load")
     out = tmp_path / "load.json"
     fig = bench.main(["--bytes", "4M", "--repeat", "1", "--no-extra", "--trace-bytes", "1M",
                       "--json", str(out)])

@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import bench_tx
-    finally:
-        sys.path.pop(0)
-    return bench_tx
+from bench_support import load_bench
 
 
 def test_emulated_tx_delivers_the_dma_buf_bytes_reusing_regions():
-    fig = load_bench().emulated(8 << 20, chunk=1 << 20, region=1 << 20, mtu=8264)
+    fig = load_bench("bench_tx").emulated(8 << 20, chunk=1 << 20, region=1 << 20, mtu=8264)
     assert fig["bytes"] == 8 << 20 and fig["payload_ok"] is True
     assert 0 < fig["virtual_gbps"] <= 100
 
@@ -31,7 +19,7 @@ def test_emulated_tx_delivers_the_dma_buf_bytes_reusing_regions():
 @pytest.mark.skipif(platform.system() != "Linux", reason="MSG_ZEROCOPY over loopback is Linux")
 def test_main_writes_the_figures(tmp_path):
     out = tmp_path / "tx.json"
-    assert load_bench().main(["--bytes", "4M", "--repeat", "1", "--trace-bytes", "1M",
+    assert load_bench("bench_tx").main(["--bytes", "4M", "--repeat", "1", "--trace-bytes", "1M",
                               "--json", str(out)]) == 0
     fig = json.loads(out.read_text())
     assert fig["pairs"][0]["loopback"]["bytes"] == 4 << 20
