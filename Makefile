@@ -88,7 +88,7 @@ site: $(SITE_STAMP)
 
 ## Open every page of the built site in headless Chromium; screenshots in build/screenshots/
 site-test: site
-	DEVMEM_SITE_DIR=build/site $(TESTENV) $(PY) -m pytest -q tests/test_site.py
+	DEVMEM_SITE_DIR=build/site $(TESTENV) $(PY) -m pytest -q tests/course/test_site.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(PRISTINE)

@@ -33,16 +33,16 @@ ROOT = Path(__file__).resolve().parent.parent
 # module -> (path, functions to mutate (None: the whole module), the fast tests that cover it)
 TARGETS: dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]] = {
     "uapi": ("devmem_lab/uapi.py", None,
-             ("tests/test_uapi.py", "tests/test_uapi_abi.py", "tests/test_tokens.py",
-              "tests/test_recvmsg.py", "tests/test_netdev_genl.py")),
+             ("tests/kernel/test_uapi.py", "tests/kernel/test_uapi_abi.py", "tests/kernel/test_tokens.py",
+              "tests/kernel/test_recvmsg.py", "tests/netlink/test_netdev_genl.py")),
     "devmem": ("devmem_lab/kernel/devmem.py", None,
-               ("tests/test_bindings.py", "tests/test_dmabuf.py", "tests/test_netdev_genl.py",
-                "tests/test_tokens.py", "tests/test_recvmsg.py")),
+               ("tests/kernel/test_bindings.py", "tests/kernel/test_dmabuf.py", "tests/netlink/test_netdev_genl.py",
+                "tests/kernel/test_tokens.py", "tests/kernel/test_recvmsg.py")),
     "token_table": ("devmem_lab/kernel/tcp/socket.py",
                     ("_token_alloc_many", "tokens_held", "_token_free", "_put_niovs",
                      "_devmem_dontneed"),
-                    ("tests/test_token_table.py", "tests/test_tokens.py",
-                     "tests/test_recvmsg.py")),
+                    ("tests/kernel/test_token_table.py", "tests/kernel/test_tokens.py",
+                     "tests/kernel/test_recvmsg.py")),
 }
 
 _BINOP_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv,

@@ -20,7 +20,7 @@ loopback copies). The fd passed to bind-rx is ``/dev/null``, never a dma-buf, so
 bind can succeed and nothing on the host changes. TCP scenarios on a real host run over
 loopback (``127.0.0.1``).
 
-``tests/conformance/`` and ``notebooks/09_your_kernel.ipynb`` both run :data:`SCENARIOS`.
+``tests/live/conformance/`` and ``notebooks/09_your_kernel.ipynb`` both run :data:`SCENARIOS`.
 """
 
 from __future__ import annotations

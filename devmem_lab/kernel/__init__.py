@@ -13,7 +13,7 @@ One module per kernel part, each naming the file it models:
 - ``af_netlink``: the netlink socket (``net/netlink/af_netlink.c``)
 
 This layer imports nothing of ``lab``, ``host``, ``teach``, ``widgets`` or the analysis
-modules (``tests/test_layers.py``); what it needs from outside comes in through ``netns``.
+modules (``tests/project/test_layers.py``); what it needs from outside comes in through ``netns``.
 """
 
 from __future__ import annotations

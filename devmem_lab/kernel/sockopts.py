@@ -6,7 +6,7 @@ sizeof(int)`` EINVAL, then the int is copied (EFAULT), then the option; ``sk_get
 the value truncated to the caller's length), ``net/ipv4/tcp.c`` (``do_tcp_setsockopt``,
 ``do_tcp_getsockopt``), ``net/ipv4/ip_sockglue.c`` (IP_TOS) and ``net/ipv6/ipv6_sockglue.c``
 (IPV6_V6ONLY). Checked against a 6.18 kernel by
-``tests/conformance/test_socket_differential.py``.
+``tests/live/conformance/test_socket_differential.py``.
 
 The buffer sizes follow the sysctls in :data:`SYSCTL` (this machine's 6.18 values; a host's
 copy is ``host.sysctl``, the namespace's ``netns.sysctl``, and may be changed): ``SO_RCVBUF``/``SO_SNDBUF`` clamp the value to

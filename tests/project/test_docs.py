@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FACTS = ROOT / "docs" / "kernel-facts.md"
 CITE = re.compile(r'docs/kernel-facts\.md``?,\s+"([^"]+)"')
 

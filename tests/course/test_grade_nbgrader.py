@@ -20,7 +20,7 @@ import pytest
 from devmem_lab.teach.grade import nbgrader as nbg
 from devmem_lab.teach.grade.sample import ANSWERS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "notebooks" / "nbgrader"
 ASSIGNMENT = "05_token_return"
 STUB = 'raise NotImplementedError("your code here")'

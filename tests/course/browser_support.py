@@ -1,4 +1,4 @@
-"""Helpers for tests/test_browser.py: find the browser, run a JupyterLab server, drive it.
+"""Helpers for tests/course/test_browser.py: find the browser, run a JupyterLab server, drive it.
 
 The browser is Debian's ``chromium`` package driven by playwright (playwright's own browser
 download is not reachable from the build machines). Outside CI a missing piece skips the
@@ -24,7 +24,7 @@ from prereq import require
 
 from devmem_lab import prerequisites as pre
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]

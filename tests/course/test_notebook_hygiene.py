@@ -15,7 +15,7 @@ import pytest
 
 from devmem_lab.teach import student
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SOLUTIONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 GENERATED = student.generate(NOTEBOOKS)
 STUDENT = sorted(GENERATED)

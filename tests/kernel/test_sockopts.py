@@ -1,5 +1,5 @@
 """Generic socket options as the kernel stores them (devmem_lab/sockopts.py), values from a 6.18
-kernel (the differential corpus in tests/conformance/ checks the same against recorded answers)."""
+kernel (the differential corpus in tests/live/conformance/ checks the same against recorded answers)."""
 
 import errno
 import socket

@@ -1,6 +1,6 @@
 """Differential fuzzing: the same socket calls on an emulated socket and on this kernel.
 
-Programs of generic socket calls (``tests/conformance/socket_ops.py``: set/getsockopt of
+Programs of generic socket calls (``tests/live/conformance/socket_ops.py``: set/getsockopt of
 known and unknown options with in/out-of-range, short, long and NULL values; recv, recvmsg,
 recvmsg_into, recv_into with flag combinations, zero and huge lengths, many buffers, small
 control buffers; shutdown/close and calls after them; non-blocking and timeout modes; the
@@ -219,7 +219,7 @@ def record(n: int, seed: int = 20251201) -> dict:
     rng = random.Random(seed)
     progs = PINNED + [so.gen_program(rng.choice, rng.randint) for _ in range(n)]
     return {"kernel": platform.release(), "machine": platform.machine(),
-            "how": f"python tests/conformance/test_socket_differential.py --record {n} "
+            "how": f"python tests/live/conformance/test_socket_differential.py --record {n} "
                    f"(PINNED + {n} programs of seed {seed}) as root on loopback",
             "programs": [{"program": p, "kernel": so.run(p, emulated=False)} for p in progs]}
 

@@ -15,7 +15,7 @@ import pytest
 
 from devmem_lab.teach import student
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 
 

@@ -13,7 +13,7 @@ from prereq import require
 from devmem_lab import exhaustion as ex
 from devmem_lab import prerequisites as pre
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # MTU 4148: 4096-byte payload (one net_iov), 4186 wire bytes = 33488 bits. At 33.488 Gb/s a
 # packet arrives every 1 us exactly, which makes hand calculation easy.
 RATE_1US = 33.488

@@ -13,7 +13,7 @@ from prereq import require
 from devmem_lab import bandwidth as bw
 from devmem_lab import prerequisites as pre
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_packet_bytes_mtu_1500_ipv4():

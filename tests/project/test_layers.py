@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parent.parent / "devmem_lab"
+PKG = Path(__file__).resolve().parents[2] / "devmem_lab"
 
 ALLOWED = {
     "kernel": {"kernel", "netlink", "uapi", "errors"},

@@ -11,7 +11,7 @@ import pytest
 from devmem_lab.netlink import family as fam
 from devmem_lab.netlink import wire as w
 
-FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "netdev_real.json").read_text())
+FIXTURES = json.loads((pathlib.Path(__file__).parents[1] / "fixtures" / "netdev_real.json").read_text())
 CASES = {c["name"]: c for c in FIXTURES["cases"]}
 
 

@@ -17,7 +17,7 @@ from devmem_lab.kernel.af_netlink import NLMSG_GOODSIZE, NetlinkSocket
 from devmem_lab.netlink import wire as w
 from devmem_lab.netlink.family import NETDEV_FAMILY_ID
 
-FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "netdev_real.json").read_text())
+FIXTURES = json.loads((pathlib.Path(__file__).parents[1] / "fixtures" / "netdev_real.json").read_text())
 CASES = {c["name"]: c for c in FIXTURES["cases"]}
 FID = NETDEV_FAMILY_ID
 REQ, ACK, DUMP = w.NLM_F_REQUEST, w.NLM_F_ACK, w.NLM_F_DUMP
