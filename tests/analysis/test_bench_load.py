@@ -31,3 +31,13 @@ def test_main_writes_the_figures(tmp_path):
     assert saved["emulated"]["bytes"] == 4 << 20 == saved["loopback"]["bytes"]
     assert saved["ratio"] == fig["ratio"] > 0
     assert saved["tracemalloc_peak_bytes"] > 0 and saved["peak_rss_bytes"] > 0
+
+
+def test_compare_revisions_alternates_two_trees_and_writes_the_rounds(tmp_path):
+    bench = load_bench("compare_revisions")
+    out = tmp_path / "cmp.json"
+    repo = str(bench.REPO)
+    res = bench.main([repo, repo, "--rounds", "2", "--bytes", "2M", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert [sorted(r) for r in saved["rounds"]] == [["after", "before"]] * 2
+    assert saved["median_after_over_before"] == res["median_after_over_before"] > 0
