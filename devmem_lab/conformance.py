@@ -212,11 +212,9 @@ def _request(host: Any, cmd: int, attrs: bytes, *, dump: bool = False, reserved:
         if ext_ack:
             sock.setsockopt(wire.SOL_NETLINK, wire.NETLINK_EXT_ACK, 1)
         fid = ynl.resolve_family(sock, "netdev")
-        flags = wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else wire.NLM_F_ACK)
-        hdr = wire.GENLMSGHDR.pack(cmd, 1, reserved)
-        sock.send(wire.pack_nlmsg(fid, flags, 2, 0, hdr + attrs))
-        return [fam.decode(attr_set, wire.parse_genl(m.payload)[2])
-                for m in ynl._replies(sock, 2, dump=dump)]
+        msgs = ynl.request(sock, fid, cmd, attrs, seq=2, dump=dump, ack=not dump,
+                           reserved=reserved)
+        return [fam.decode(attr_set, wire.parse_genl(m.payload)[2]) for m in msgs]
     finally:
         sock.close()
 
@@ -435,8 +433,7 @@ def netdev_family_ops(host):
 
 
 def _family_ops(sock) -> dict[int, int]:
-    from .linux_host import resolve_family as resolve_full
-    return resolve_full(sock, "netdev")["ops"]
+    return ynl.get_family(sock, "netdev")["ops"]
 
 
 def uapi_name(cmd: int) -> str:
