@@ -16,8 +16,9 @@ import pathlib
 import struct
 
 import pytest
+from prereq import require
 
-from devmem_lab import Lab, uapi
+from devmem_lab import Lab, LinuxHost, conformance, uapi
 from devmem_lab.errors import DevmemError
 from devmem_lab.netlink import wire
 from devmem_lab.ynl import Netdev
@@ -251,3 +252,28 @@ def test_uapi_group_names(lab):
     with Netdev(lab.server.netlink()) as nl:
         assert set(nl.family["mcgrps"]) == {uapi.NETDEV_MCGRP_MGMT, uapi.NETDEV_MCGRP_PAGE_POOL}
 
+
+
+# ---- conformance: the notification scenarios, recorded and live --------------------------------
+NTF_NAMES = [s.name for s in conformance.NTF_SCENARIOS]
+
+
+def test_every_ntf_scenario_is_recorded():
+    assert sorted(REAL["conformance"]) == sorted(NTF_NAMES)
+    assert not set(NTF_NAMES) & {s.name for s in conformance.SCENARIOS}
+
+
+@pytest.mark.parametrize("name", NTF_NAMES)
+def test_emulator_matches_recorded_ntf_scenarios(name):
+    scn = next(s for s in conformance.NTF_SCENARIOS if s.name == name)
+    got = conformance.run_scenario(scn, Lab(seed=0).server)
+    assert conformance._same(got, REAL["conformance"][name])
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", NTF_NAMES)
+def test_emulator_matches_this_kernel_ntf_scenarios(name):
+    scn = next(s for s in conformance.NTF_SCENARIOS if s.name == name)
+    require(*scn.needs)
+    want = conformance.run_scenario(scn, LinuxHost())
+    assert conformance._same(conformance.run_scenario(scn, Lab(seed=0).server), want)
