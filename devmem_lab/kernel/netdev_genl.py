@@ -1,19 +1,26 @@
 """The emulated kernel side of generic netlink: genetlink core, nlctrl and the netdev family.
 
 Models ``net/netlink/genetlink.c`` (``genl_rcv_msg``: family lookup, header check, op lookup,
-``GENL_ADMIN_PERM``, strict policy parse), ``lib/nlattr.c`` (``__nla_validate_parse`` and
-``validate_nla``: the extack text, bad-attribute offset and policy of each refusal),
-``net/netlink/genetlink.c`` ``ctrl_getfamily`` (nlctrl) and the handlers of
+``GENL_ADMIN_PERM``, strict policy parse; ``genlmsg_multicast_netns``), ``lib/nlattr.c``
+(``__nla_validate_parse`` and ``validate_nla``: the extack text, bad-attribute offset and
+policy of each refusal), ``ctrl_getfamily`` (nlctrl) and the handlers of
 ``net/core/netdev-genl.c`` and ``net/core/page_pool_user.c``: dev-get, page-pool-get,
 queue-get, napi-get/set, qstats-get, bind-rx (check order per release, see
-``docs/kernel-facts.md``, "bind-rx check order") and bind-tx.
+``docs/kernel-facts.md``, "bind-rx check order") and bind-tx, and the notifications
+(``netdev_genl_dev_notify`` to ``mgmt``, ``netdev_nl_page_pool_event`` to ``page-pool``).
+
+The family table (:mod:`devmem_lab.netlink.family`) drives it: replies and notifications are
+``family.encode(attr_set, {name: value})`` in the kernel's fill order, handlers read request
+attributes by name (:meth:`Request.get`, :meth:`Request.need`), policies come from the table.
+The families are one list, :func:`family_ops` (a new family is one line there).
 
 Every error text, errno and offset here was compared with a running 6.18 kernel where it
-could answer (``tests/fixtures/netdev_real.json``). Emulator choices: the emulated process
-always holds ``CAP_NET_ADMIN`` unless the socket was made with ``cap_net_admin=False``;
-dumps are taken as a snapshot when requested (the kernel walks live state chunk by chunk);
-``eth1`` reports XDP features basic/redirect/ndo-xmit/rx-sg and supports netmem TX unless the
-lab was made with ``netmem_tx=False``.
+could answer (``tests/fixtures/netdev_real.json``, ``netdev_ntf_real.json``). Emulator
+choices: the emulated process always holds ``CAP_NET_ADMIN`` unless the socket was made with
+``cap_net_admin=False``; dumps are taken as a snapshot when requested (the kernel walks live
+state chunk by chunk); ``eth1`` reports XDP features basic/redirect/ndo-xmit/rx-sg and
+supports netmem TX unless the lab was made with ``netmem_tx=False``; devices never register
+or unregister while a lab runs, so no dev-add/del-ntf is sent (``dev_notify`` encodes them).
 """
 
 from __future__ import annotations
@@ -719,7 +726,7 @@ class NetdevOps(GenlFamilyOps):
     def _queue_nests(self, req: Request):
         """Each QUEUES nest in message order, checked like ``netdev_nl_read_rxq_bitmap``:
         ``(nest, {"id": attr, "type": attr})``."""
-        maxattr, policy = fam._QUEUE_ID_POLICY
+        maxattr, policy = fam.QUEUE_ID_POLICY
         queues, qset = fam.attr_id(req.attr_set, "queues"), "queue-id"
         for a in wire.iter_attrs(req.attrs, GENL_HDR_END):
             if a.type != queues:

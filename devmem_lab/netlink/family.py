@@ -193,7 +193,18 @@ class Policy:
 _IFINDEX = Policy("u32", min=1)
 _U32P = Policy("u32")
 _QTYPE = Policy("u32", max=1)
-_QUEUE_ID_POLICY = (3, {1: _U32P, 3: _QTYPE})
+
+
+def _by_id(attr_set: str, named: Mapping[str, Policy]) -> tuple[int, dict[int, Policy]]:
+    """A policy written with attribute names as the kernel holds it: ``(maxattr, {id: ...})``
+    (the generated policies end at their highest attribute)."""
+    ids = {ATTR_SETS[attr_set][n].id: p for n, p in named.items()}
+    return max(ids), dict(sorted(ids.items()))
+
+
+#: the nested policy of each bind-rx ``queues`` entry (``netdev_queue_id_nl_policy``)
+QUEUE_ID_POLICY = _by_id("queue-id", {"id": _U32P, "type": _QTYPE})
+_QUEUE_ID_POLICY = QUEUE_ID_POLICY
 
 # ops: name -> (cmd, attribute set, do?, dump?, permission)
 _OPS_618 = {
@@ -206,20 +217,27 @@ _OPS_618 = {
     "napi-set": (14, "napi", True, False, "admin-perm"),
     "bind-tx": (15, "dmabuf", True, False, None),
 }
-# (op, "do"|"dump") -> (maxattr, {attr id: Policy}); absent = the op takes no attributes
-_POLICIES_618: dict[tuple[str, str], tuple[int, dict[int, Policy]]] = {
-    ("dev-get", "do"): (1, {1: _IFINDEX}),
-    ("page-pool-get", "do"): (1, {1: Policy("uint", min=1, max=U32_MAX)}),
-    ("queue-get", "do"): (3, {1: _U32P, 2: _IFINDEX, 3: _QTYPE}),
-    ("queue-get", "dump"): (2, {2: _IFINDEX}),
-    ("napi-get", "do"): (2, {2: _U32P}),
-    ("napi-get", "dump"): (1, {1: _IFINDEX}),
-    ("qstats-get", "dump"): (4, {1: _IFINDEX, 4: Policy("uint", mask=0x1)}),
-    ("bind-rx", "do"): (3, {1: _IFINDEX, 2: Policy("nest", nested=_QUEUE_ID_POLICY), 3: _U32P}),
-    ("napi-set", "do"): (8, {2: _U32P, 5: Policy("u32", max=S32_MAX), 6: Policy("uint"),
-                             7: Policy("uint"), 8: Policy("u32", max=1)}),
-    ("bind-tx", "do"): (3, {1: _IFINDEX, 3: _U32P}),
+# (op, "do"|"dump") -> the request attributes by name (netdev-genl-gen.c); absent = the op
+# takes no attributes
+_REQUESTS_618: dict[tuple[str, str], dict[str, Policy]] = {
+    ("dev-get", "do"): {"ifindex": _IFINDEX},
+    ("page-pool-get", "do"): {"id": Policy("uint", min=1, max=U32_MAX)},
+    ("queue-get", "do"): {"id": _U32P, "ifindex": _IFINDEX, "type": _QTYPE},
+    ("queue-get", "dump"): {"ifindex": _IFINDEX},
+    ("napi-get", "do"): {"id": _U32P},
+    ("napi-get", "dump"): {"ifindex": _IFINDEX},
+    ("qstats-get", "dump"): {"ifindex": _IFINDEX, "scope": Policy("uint", mask=0x1)},
+    ("bind-rx", "do"): {"ifindex": _IFINDEX, "queues": Policy("nest", nested=QUEUE_ID_POLICY),
+                        "fd": _U32P},
+    ("napi-set", "do"): {"id": _U32P, "defer-hard-irqs": Policy("u32", max=S32_MAX),
+                         "gro-flush-timeout": Policy("uint"),
+                         "irq-suspend-timeout": Policy("uint"),
+                         "threaded": Policy("u32", max=1)},
+    ("bind-tx", "do"): {"ifindex": _IFINDEX, "fd": _U32P},
 }
+# (op, "do"|"dump") -> (maxattr, {attr id: Policy}), as CTRL_CMD_GETPOLICY reports it
+_POLICIES_618: dict[tuple[str, str], tuple[int, dict[int, Policy]]] = {
+    k: _by_id(_OPS_618[k[0]][1], v) for k, v in _REQUESTS_618.items()}
 _OPS_612 = {k: v for k, v in _OPS_618.items() if k not in ("napi-set", "bind-tx")}
 
 #: every command id of netdev.yaml (``enum netdev_cmd`` of ``include/uapi/linux/netdev.h``),
