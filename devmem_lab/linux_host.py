@@ -31,8 +31,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import prerequisites, uapi
+from . import prerequisites, uapi, ynl
 from .errors import DevmemError, EthtoolError
+from .netlink import family as netdev_spec
 from .netlink import wire
 
 __all__ = [
@@ -48,11 +49,7 @@ __all__ = [
 MIN_DEVMEM_KERNEL = (6, 12)  # RX devmem merged in 6.12
 CAP_NET_ADMIN = 12  # include/uapi/linux/capability.h
 
-# include/uapi/linux/genetlink.h (nlctrl)
-CTRL_CMD_GETFAMILY = 3
-CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_VERSION = 1, 2, 3
-CTRL_ATTR_OPS, CTRL_ATTR_MCAST_GROUPS = 6, 7
-CTRL_ATTR_OP_ID, CTRL_ATTR_OP_FLAGS = 1, 2
+# include/uapi/linux/genetlink.h (op flags nlctrl reports)
 GENL_ADMIN_PERM, GENL_CMD_CAP_DO, GENL_CMD_CAP_DUMP, GENL_UNS_ADMIN_PERM = 0x01, 0x02, 0x04, 0x10
 
 # include/uapi/linux/ethtool_netlink_generated.h (rings)
@@ -69,9 +66,8 @@ UDMABUF_CREATE = (1 << 30) | (_UDMABUF_CREATE_STRUCT.size << 16) | (ord("u") << 
 UDMABUF_FLAGS_CLOEXEC = 0x01
 _F_ADD_SEALS, _F_SEAL_SHRINK = 1033, 0x2
 
-# netdev op names by command id (uapi NETDEV_CMD_*), spelled as in netdev.yaml
-NETDEV_OPS = {getattr(uapi, n): n[len("NETDEV_CMD_"):].lower().replace("_", "-")
-              for n in dir(uapi) if n.startswith("NETDEV_CMD_")}
+# netdev op names by command id, as in netdev.yaml (the family table)
+NETDEV_OPS = {cmd: name for name, cmd in netdev_spec.SPEC_CMDS.items()}
 NETDEV_OPS.setdefault(16, "queue-create")
 
 # ethtool options that only read (first option after the global flags); everything else sets
@@ -282,7 +278,7 @@ class KernelNetlinkSocket:
         return f"<kernel netlink socket NETLINK_GENERIC {state}>"
 
 
-# ---- generic netlink requests (used by the probe) ----------------------------------------------
+# ---- generic netlink requests (ynl's raw requests, with a process-wide seq) ---------------------
 _seq_lock = threading.Lock()
 _seq = [0]
 
@@ -295,51 +291,25 @@ def _next_seq() -> int:
 
 def genl_request(sock, family_id: int, cmd: int, attrs: bytes = b"", *, dump: bool = False,
                  version: int = 1) -> list[wire.NlMsg]:
-    """Send one generic netlink request and collect its replies until the ack/done.
+    """Send one generic netlink request and collect its replies until the ack/done
+    (:func:`devmem_lab.ynl.request`; a dump asks for no ack, NLMSG_DONE ends it).
 
-    Returns the data messages. Raises ``NetlinkError`` for an ``NLMSG_ERROR`` (or a
-    ``NLMSG_DONE`` carrying an error) with its extack fields.
+    Raises ``NetlinkError`` for an ``NLMSG_ERROR`` (or a ``NLMSG_DONE`` carrying an error)
+    with its extack fields.
     """
-    from .errors import NetlinkError
-    seq = _next_seq()
-    flags = wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else wire.NLM_F_ACK)
-    sock.sendto(wire.pack_genlmsg(family_id, flags, seq, 0, cmd, version, attrs))
-    out: list[wire.NlMsg] = []
-    while True:
-        for m in wire.iter_msgs(sock.recv(1 << 20)):
-            if m.seq != seq:
-                continue
-            if m.type in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
-                e = wire.parse_error(m)
-                if e.error:
-                    raise NetlinkError(e.errno, e.msg, e.offset, e.miss_type, e.miss_nest)
-                return out
-            out.append(m)  # a do's reply is followed by its ack, a dump's by NLMSG_DONE
+    return ynl.request(sock, family_id, cmd, attrs, seq=_next_seq(), dump=dump, ack=not dump,
+                       version=version)
 
 
 def resolve_family(sock, name: str) -> dict:
-    """``CTRL_CMD_GETFAMILY`` by name: ``{"id", "version", "ops": {cmd: flags}, "mcgrps"}``.
+    """``CTRL_CMD_GETFAMILY`` by name: ``{"id", "version", "ops": {cmd: flags}, "mcgrps"}``
+    (group names; :func:`devmem_lab.ynl.get_family` has their ids).
 
     Raises ``NetlinkError`` ENOENT when the kernel has no such family.
     """
-    msgs = genl_request(sock, wire.GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
-                        wire.pack_attr(CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0"))
-    for m in msgs:
-        attrs = wire.attrs_by_type(wire.parse_genl(m.payload)[2])
-        ops: dict[int, int] = {}
-        if CTRL_ATTR_OPS in attrs:
-            for op in wire.iter_attrs(attrs[CTRL_ATTR_OPS].payload):
-                o = wire.attrs_by_type(op.payload)
-                ops[o[CTRL_ATTR_OP_ID].u32()] = o[CTRL_ATTR_OP_FLAGS].u32() \
-                    if CTRL_ATTR_OP_FLAGS in o else 0
-        grps = []
-        if CTRL_ATTR_MCAST_GROUPS in attrs:
-            for g in wire.iter_attrs(attrs[CTRL_ATTR_MCAST_GROUPS].payload):
-                ga = wire.attrs_by_type(g.payload)
-                grps.append(ga[1].string() if 1 in ga else "")
-        return {"id": attrs[CTRL_ATTR_FAMILY_ID].u16(), "version": attrs[CTRL_ATTR_VERSION].u32(),
-                "ops": ops, "mcgrps": tuple(grps)}
-    raise DevmemError(errno.ENOENT, f"no reply for family {name!r}")
+    f = ynl.get_family(sock, name, _next_seq())
+    return {"id": f["id"], "version": f["version"], "ops": f["ops"],
+            "mcgrps": tuple(f["mcgrps"])}
 
 
 def _u(a: wire.Attr) -> int:
@@ -699,30 +669,30 @@ def probe() -> Probe:
         return Probe(**result, notes=tuple(notes))
     with sock:
         try:
-            fam = resolve_family(sock, "netdev")
+            nl = ynl.Netdev(sock)
         except OSError as e:
             notes.append(f"netdev family absent ({os.strerror(e.errno)}): kernel before 6.0 "
                          "or not built in")
-            fam = None
-        if fam is not None:
+            nl = None
+        if nl is not None:
             ops = []
-            for cmd, flags in sorted(fam["ops"].items()):
+            for cmd, flags in sorted(nl.family["ops"].items()):
                 kind = "+".join(k for k, bit in (("do", GENL_CMD_CAP_DO),
                                                  ("dump", GENL_CMD_CAP_DUMP)) if flags & bit)
                 ops.append((NETDEV_OPS.get(cmd, f"cmd-{cmd}"), kind, _perm(flags)))
-            result.update(netdev_family=True, family_id=fam["id"],
-                          family_version=fam["version"], ops=tuple(ops))
+            result.update(netdev_family=True, family_id=nl.family_id,
+                          family_version=nl.family["version"], ops=tuple(ops))
             perm = {o[0]: o[2] for o in ops}.get("bind-rx")
             result["may_bind"] = bool(perm) and (cap or perm == "none")
             if not perm:
                 notes.append("no bind-rx op: this kernel has no devmem RX (needs 6.12+)")
             if "bind-tx" in {o[0] for o in ops}:  # unprivileged, refused at fd -1
                 from .linux_tx import check_bind_tx
-                result["bind_tx"] = check_bind_tx(sock, fam["id"], names)
+                result["bind_tx"] = check_bind_tx(sock, nl.family_id, names)
             else:
                 notes.append("no bind-tx op: this kernel has no devmem TX (needs 6.16+)")
-            result["queues"] = tuple(_dump_queues(sock, fam["id"], names, notes))
-            result["page_pools"] = tuple(_dump_page_pools(sock, fam["id"], names, notes))
+            result["queues"] = tuple(_dump_queues(nl, names, notes))
+            result["page_pools"] = tuple(_dump_page_pools(nl, names, notes))
         rings = _rings(sock, notes)
     devices = []
     for ifindex, ifname in sorted(names.items()):
@@ -754,47 +724,38 @@ def _if_names() -> dict[int, str]:
         return {}
 
 
-def _dump_queues(sock, fid: int, names: dict[int, str], notes: list[str]) -> list[dict]:
+def _dump_queues(nl: ynl.Netdev, names: dict[int, str], notes: list[str]) -> list[dict]:
+    """``queue-get`` dump: ifindex, type, id, ifname, then napi-id/dmabuf/io-uring if set."""
     out = []
     try:
-        msgs = genl_request(sock, fid, uapi.NETDEV_CMD_QUEUE_GET, dump=True)
+        queues = nl.queue_dump()
     except OSError as e:
         notes.append(f"queue dump failed: {e}")
         return out
-    for m in msgs:
-        a = wire.attrs_by_type(wire.parse_genl(m.payload)[2])
-        q = {"ifindex": _u(a[uapi.NETDEV_A_QUEUE_IFINDEX]),
-             "type": "tx" if _u(a[uapi.NETDEV_A_QUEUE_TYPE]) else "rx",
-             "id": _u(a[uapi.NETDEV_A_QUEUE_ID])}
-        q["ifname"] = names.get(q["ifindex"], "?")
-        if uapi.NETDEV_A_QUEUE_NAPI_ID in a:
-            q["napi-id"] = _u(a[uapi.NETDEV_A_QUEUE_NAPI_ID])
-        if uapi.NETDEV_A_QUEUE_DMABUF in a:
-            q["dmabuf"] = _u(a[uapi.NETDEV_A_QUEUE_DMABUF])
-        if uapi.NETDEV_A_QUEUE_IO_URING in a:
+    for a in queues:
+        q = {"ifindex": a["ifindex"], "type": a["type"], "id": a["id"],
+             "ifname": names.get(a["ifindex"], "?")}
+        for key in ("napi-id", "dmabuf"):
+            if key in a:
+                q[key] = a[key]
+        if "io-uring" in a:
             q["io-uring"] = True
         out.append(q)
     return out
 
 
-def _dump_page_pools(sock, fid: int, names: dict[int, str], notes: list[str]) -> list[dict]:
+_POOL_KEYS = ("id", "ifindex", "napi-id", "inflight", "inflight-mem", "detach-time", "dmabuf")
+
+
+def _dump_page_pools(nl: ynl.Netdev, names: dict[int, str], notes: list[str]) -> list[dict]:
     out = []
     try:
-        msgs = genl_request(sock, fid, uapi.NETDEV_CMD_PAGE_POOL_GET, dump=True)
+        pools = nl.page_pool_dump()
     except OSError as e:
         notes.append(f"page-pool dump failed: {e}")
         return out
-    keys = {uapi.NETDEV_A_PAGE_POOL_ID: "id", uapi.NETDEV_A_PAGE_POOL_IFINDEX: "ifindex",
-            uapi.NETDEV_A_PAGE_POOL_NAPI_ID: "napi-id",
-            uapi.NETDEV_A_PAGE_POOL_INFLIGHT: "inflight",
-            uapi.NETDEV_A_PAGE_POOL_INFLIGHT_MEM: "inflight-mem",
-            uapi.NETDEV_A_PAGE_POOL_DETACH_TIME: "detach-time",
-            uapi.NETDEV_A_PAGE_POOL_DMABUF: "dmabuf"}
-    for m in msgs:
-        pool: dict[str, Any] = {}
-        for a in wire.iter_attrs(wire.parse_genl(m.payload)[2]):
-            if a.type in keys:
-                pool[keys[a.type]] = _u(a)
+    for a in pools:
+        pool: dict[str, Any] = {k: a[k] for k in _POOL_KEYS if k in a}
         if "ifindex" in pool:
             pool["ifname"] = names.get(pool["ifindex"], "?")
         out.append(pool)

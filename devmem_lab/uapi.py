@@ -387,6 +387,8 @@ class SockExtendedErr:
 
 
 # --- netdev generic netlink family (include/uapi/linux/netdev.h) --------------------------
+# uapi imports nothing of the package: tests/netlink/test_family_table.py checks every NETDEV_*
+# below against the one family table (devmem_lab/netlink/family.py).
 NETDEV_FAMILY_NAME = "netdev"
 NETDEV_FAMILY_VERSION = 1
 NETDEV_MCGRP_MGMT = "mgmt"

@@ -16,12 +16,22 @@ It works over any socket with ``send``/``recv``/``setsockopt``: an emulated
 
 Bindings made with :meth:`Netdev.bind_rx` live as long as the socket: close it (or
 :meth:`Netdev.close`) to unbind.
+
+Notifications, as pyynl's ``ntf_subscribe``/``check_ntf``: :meth:`Netdev.ntf_subscribe`
+joins a multicast group (``mgmt`` or ``page-pool``, by the id nlctrl reports) and
+:meth:`Netdev.check_ntf` returns what arrived, decoded. Notifications read while waiting for
+a reply are kept for it, in order.
+
+The module-level :func:`get_family`, :func:`request` and :func:`replies` are the raw
+building blocks (any family, any attribute bytes) that ``conformance`` and ``linux_host``
+use.
 """
 
 from __future__ import annotations
 
 import errno
 import itertools
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Self
 
@@ -29,38 +39,66 @@ from .errors import NetlinkError
 from .netlink import family as fam
 from .netlink import wire
 
-__all__ = ["Netdev", "resolve_family"]
+__all__ = ["Netdev", "get_family", "replies", "request", "resolve_family"]
 
 RECV_SIZE = 65536  # the kernel caps its dump hint at 32 KiB minus overhead anyway
 
 
-def resolve_family(sock: Any, name: str, seq: int = 1) -> int:
-    """``CTRL_CMD_GETFAMILY`` by name: the family's id.
+def get_family(sock: Any, name: str, seq: int = 1) -> dict:
+    """``CTRL_CMD_GETFAMILY`` by name, decoded with the ``ctrl`` attribute set.
+
+    Returns ``{"id", "version", "ops": {cmd: flags}, "mcgrps": {name: group id}}``.
 
     Raises
     ------
     NetlinkError
         ENOENT for a family the kernel does not have.
     """
-    attrs = wire.pack_attr(2, name.encode() + b"\0")  # CTRL_ATTR_FAMILY_NAME
-    sock.send(wire.pack_genlmsg(wire.GENL_ID_CTRL, wire.NLM_F_REQUEST | wire.NLM_F_ACK, seq, 0,
-                                3, 1, attrs))  # CTRL_CMD_GETFAMILY
-    family_id = None
-    for m in _replies(sock, seq, dump=False):
-        for a in wire.iter_attrs(wire.parse_genl(m.payload)[2]):
-            if a.type == 1:  # CTRL_ATTR_FAMILY_ID
-                family_id = a.u16()
-    if family_id is None:
-        raise NetlinkError(errno.ENOENT, f"no family id in the reply for {name!r}")
-    return family_id
+    msgs = request(sock, wire.GENL_ID_CTRL, fam.NLCTRL.op("getfamily").cmd,
+                   fam.encode("ctrl", {"family-name": name}), seq=seq)
+    for m in msgs:
+        a = fam.decode("ctrl", wire.parse_genl(m.payload)[2])
+        if "family-id" in a:
+            return {"id": a["family-id"], "version": a.get("version"),
+                    "ops": {o["id"]: o.get("flags", 0) for o in a.get("ops", [])},
+                    "mcgrps": {g["name"]: g["id"] for g in a.get("mcast-groups", [])}}
+    raise NetlinkError(errno.ENOENT, f"no family id in the reply for {name!r}")
+
+
+def resolve_family(sock: Any, name: str, seq: int = 1) -> int:
+    """The id of family ``name`` (:func:`get_family`)."""
+    return get_family(sock, name, seq)["id"]
 
 
 def _error(ext: wire.Extack) -> NetlinkError:
     return NetlinkError(ext.errno, ext.msg, ext.offset, ext.miss_type, ext.miss_nest)
 
 
-def _replies(sock: Any, seq: int, *, dump: bool) -> list[wire.NlMsg]:
-    """Read until the ack (``do``) or ``NLMSG_DONE`` (dump); messages of other seqs are skipped.
+def request(sock: Any, family_id: int, cmd: int, attrs: bytes = b"", *, seq: int,
+            dump: bool = False, ack: bool = True, version: int = 1, reserved: int = 0,
+            ntf: deque | None = None) -> list[wire.NlMsg]:
+    """Send one generic netlink request (raw attribute bytes) and collect its messages.
+
+    ``NLM_F_REQUEST``, plus ``NLM_F_DUMP`` for a dump and ``NLM_F_ACK`` unless ``ack`` is
+    False; ``reserved`` goes into the genl header as is (to see the kernel refuse it).
+
+    Raises
+    ------
+    NetlinkError
+        The ``NLMSG_ERROR`` (or erroring ``NLMSG_DONE``) with its extack fields.
+    """
+    flags = wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else 0) | (wire.NLM_F_ACK if ack else 0)
+    hdr = wire.GENLMSGHDR.pack(cmd, version, reserved)
+    sock.send(wire.pack_nlmsg(family_id, flags, seq, 0, hdr + attrs))
+    return replies(sock, seq, ntf=ntf)
+
+
+def replies(sock: Any, seq: int, *, ntf: deque | None = None, dump: bool = False) -> list[wire.NlMsg]:
+    """Read until the ack (``do``) or ``NLMSG_DONE`` (dump) of ``seq``.
+
+    Messages of other seqs are skipped, except notifications (seq 0, not an error or done),
+    which go to ``ntf`` when given (pyynl's ``async_msg_queue``). ``dump`` is accepted for
+    symmetry: a dump and a do end the same way here.
 
     Raises
     ------
@@ -72,18 +110,18 @@ def _replies(sock: Any, seq: int, *, dump: bool) -> list[wire.NlMsg]:
         data = sock.recv(RECV_SIZE)
         for m in wire.iter_msgs(data):
             if m.seq != seq:
+                if ntf is not None and m.seq == 0 and m.type >= wire.NLMSG_MIN_TYPE:
+                    ntf.append(m)
                 continue
-            if m.type == wire.NLMSG_ERROR:
-                ext = wire.parse_error(m)
-                if ext.error:
-                    raise _error(ext)
-                return out
-            if m.type == wire.NLMSG_DONE:
+            if m.type in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
                 ext = wire.parse_error(m)
                 if ext.error:
                     raise _error(ext)
                 return out
             out.append(m)
+
+
+_replies = replies  # the older private name
 
 
 class Netdev:
@@ -101,7 +139,9 @@ class Netdev:
         for opt in (wire.NETLINK_EXT_ACK, wire.NETLINK_CAP_ACK):
             sock.setsockopt(wire.SOL_NETLINK, opt, 1)
         self._seq = itertools.count(1)
-        self.family_id = resolve_family(sock, "netdev", next(self._seq))
+        self._ntf: deque[wire.NlMsg] = deque()
+        self.family = get_family(sock, "netdev", next(self._seq))
+        self.family_id = self.family["id"]
         self._spec = fam.netdev_family()
 
     def __repr__(self) -> str:
@@ -127,13 +167,56 @@ class Netdev:
             The kernel's errno with ``extack_msg``, ``bad_attr_offset`` and ``missing_attr``.
         """
         spec = self._spec.op(op)
-        attr_set = spec.attr_set
-        flags = wire.NLM_F_REQUEST | wire.NLM_F_ACK | (wire.NLM_F_DUMP if dump else 0)
-        seq = next(self._seq)
-        self.sock.send(wire.pack_genlmsg(self.family_id, flags, seq, 0, spec.cmd,
-                                         self._spec.version, fam.encode(attr_set, attrs)))
-        return [fam.decode(attr_set, wire.parse_genl(m.payload)[2])
-                for m in _replies(self.sock, seq, dump=dump)]
+        msgs = request(self.sock, self.family_id, spec.cmd, fam.encode(spec.attr_set, attrs),
+                       seq=next(self._seq), dump=dump, version=self._spec.version,
+                       ntf=self._ntf)
+        return [fam.decode(spec.attr_set, wire.parse_genl(m.payload)[2]) for m in msgs]
+
+    # ---- notifications (pyynl ntf_subscribe / check_ntf) ---------------------------------------
+    def ntf_subscribe(self, group: str) -> None:
+        """Join multicast group ``group`` ("mgmt" or "page-pool") with the id nlctrl reported.
+
+        Raises
+        ------
+        KeyError
+            The kernel's family has no such group.
+        """
+        self.sock.setsockopt(wire.SOL_NETLINK, wire.NETLINK_ADD_MEMBERSHIP,
+                             self.family["mcgrps"][group])
+
+    def check_ntf(self) -> list[dict]:
+        """Every notification received so far, oldest first: ``{"name", "msg"}``.
+
+        Reads what is queued on the socket without blocking (a real socket is polled with
+        a zero timeout), plus those read while waiting for replies.
+        """
+        for data in self._pending():
+            self._ntf.extend(m for m in wire.iter_msgs(data) if m.seq == 0)
+        by_cmd = {n.cmd: n for n in self._spec.ntfs}
+        out = []
+        while self._ntf:
+            m = self._ntf.popleft()
+            cmd = wire.parse_genl(m.payload)[0]
+            spec = by_cmd.get(cmd)
+            if spec is None or m.type != self.family_id:
+                continue
+            out.append({"name": spec.name,
+                        "msg": fam.decode(spec.attr_set, wire.parse_genl(m.payload)[2])})
+        return out
+
+    def _pending(self) -> Iterable[bytes]:
+        import select
+        while True:
+            try:
+                ready = select.select([self.sock], [], [], 0)[0]
+            except (OSError, ValueError, TypeError):
+                return
+            if not ready:
+                return
+            try:
+                yield self.sock.recv(RECV_SIZE)
+            except (BlockingIOError, TimeoutError):
+                return
 
     def _one(self, op: str, attrs: dict[str, Any]) -> dict:
         replies = self._request(op, attrs)

@@ -6,7 +6,10 @@ turn; messages without ``NLM_F_REQUEST`` or of a control type only acked), ``net
 ``NETLINK_EXT_ACK``), ``netlink_dump`` (a dump is packed into datagrams of
 ``max(NLMSG_GOODSIZE, largest recv size seen, capped at 32 KiB - overhead)`` bytes, the next
 one built when the previous is read, ``NLMSG_DONE`` appended when it fits) and
-``netlink_recvmsg`` (one datagram per call, cut to the buffer size like ``MSG_TRUNC``).
+``netlink_recvmsg`` (one datagram per call, cut to the buffer size like ``MSG_TRUNC``) and
+multicast membership (``NETLINK_ADD_MEMBERSHIP``/``NETLINK_DROP_MEMBERSHIP``, ``bind`` with a
+group mask, ``NETLINK_LIST_MEMBERSHIPS``): notifications the kernel multicasts to a group the
+socket is in queue up beside the replies, in the order the kernel sent them.
 Closing the socket runs ``netdev_nl_sock_priv_destroy`` (``net/core/netdev-genl.c``): every
 binding made on it is unbound.
 
@@ -38,6 +41,9 @@ __all__ = ["MAX_RECVMSG_LEN", "NLMSG_GOODSIZE", "NetlinkSocket"]
 
 NLMSG_GOODSIZE = 3776  # SKB_WITH_OVERHEAD(PAGE_SIZE) on x86_64 (320-byte skb_shared_info)
 MAX_RECVMSG_LEN = 32768 - 320  # SKB_WITH_OVERHEAD(32768): netlink_recvmsg caps the hint
+GENL_NGROUPS = 64  # nlk->ngroups of NETLINK_GENERIC on the 6.18 reference machine (1..64)
+NETLINK_DROP_MEMBERSHIP = 2
+NETLINK_LIST_MEMBERSHIPS = 9
 _SOCKET_LEVEL_OK = {_socket.SO_RCVBUF, _socket.SO_SNDBUF}
 
 
@@ -65,7 +71,7 @@ class NetlinkSocket:
         self.cap_net_admin = bool(cap_net_admin)
         self._genl = kernel.genl
         self.portid = self._genl.alloc_portid()
-        self.groups = 0
+        self.memberships: set[int] = set()  # multicast group ids (1..GENL_NGROUPS)
         self.ext_ack = False
         self.cap_ack = False
         self.strict_chk = False
@@ -76,6 +82,7 @@ class NetlinkSocket:
         self._timeout: float | None = None
         self._r, self._w = os.pipe()
         self.closed = False
+        self._genl.add_socket(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"bindings={[b.id for b in self.bindings]}"
@@ -87,6 +94,7 @@ class NetlinkSocket:
         if self.closed:
             return
         self.closed = True
+        self.memberships.clear()  # netlink_release: no notification reaches it any more
         for binding in self.bindings:
             binding.unbind()
         self.bindings.clear()
@@ -120,14 +128,27 @@ class NetlinkSocket:
     def _add_binding(self, binding: Binding) -> None:
         self.bindings.append(binding)
 
+    def _deliver(self, msg: bytes) -> None:
+        """A multicast datagram from the kernel (``netlink_broadcast``)."""
+        if not self.closed:
+            self._rx.append(msg)
+            self._signal()
+
+    @property
+    def groups(self) -> int:
+        """The first 32 groups as a bit mask (``nl_groups`` of ``getsockname``)."""
+        return sum(1 << (g - 1) for g in self.memberships if g <= 32)
+
     # ---- addressing -----------------------------------------------------------------------
     def bind(self, address: tuple[int, int]) -> None:
-        """``bind((pid, groups))``: pid 0 keeps the autobound port id."""
+        """``bind((pid, groups))``: pid 0 keeps the autobound port id; ``groups`` is the mask
+        of groups 1-32 to be in (``netlink_bind`` replaces the first 32 memberships)."""
         self._check_open()
         pid, groups = address
         if pid not in (0, self.portid):
             raise DevmemError(errno.EINVAL, "explicit port ids are not emulated")
-        self.groups = groups
+        self.memberships = {g for g in self.memberships if g > 32} | {
+            i + 1 for i in range(32) if groups >> i & 1}
 
     def getsockname(self) -> tuple[int, int]:
         """``(portid, groups)`` as Python's netlink sockets report it."""
@@ -144,7 +165,8 @@ class NetlinkSocket:
 
     def setsockopt(self, level: int, optname: int, value: Any) -> None:
         """``SOL_NETLINK`` options ``NETLINK_EXT_ACK``, ``NETLINK_CAP_ACK``,
-        ``NETLINK_GET_STRICT_CHK``, ``NETLINK_ADD_MEMBERSHIP``; ``SO_RCVBUF``/``SO_SNDBUF``
+        ``NETLINK_GET_STRICT_CHK``, ``NETLINK_ADD_MEMBERSHIP`` / ``NETLINK_DROP_MEMBERSHIP`` (a
+        group id 1-64, else EINVAL, as this 6.18 kernel answers); ``SO_RCVBUF``/``SO_SNDBUF``
         are accepted and ignored. Others: ENOPROTOOPT."""
         self._check_open()
         if isinstance(value, (bytes, bytearray)):
@@ -154,16 +176,29 @@ class NetlinkSocket:
         if level == wire.SOL_NETLINK and optname in self._OPTS:
             setattr(self, self._OPTS[optname], bool(value))
             return
-        if level == wire.SOL_NETLINK and optname == wire.NETLINK_ADD_MEMBERSHIP:
-            return  # multicast notifications are not emulated
+        if level == wire.SOL_NETLINK and optname in (wire.NETLINK_ADD_MEMBERSHIP,
+                                                     NETLINK_DROP_MEMBERSHIP):
+            # netlink_setsockopt: 0 or beyond ngroups is EINVAL; genl_bind accepts any other
+            if not value or value > GENL_NGROUPS:
+                raise DevmemError(errno.EINVAL)
+            if optname == wire.NETLINK_ADD_MEMBERSHIP:
+                self.memberships.add(value)
+            else:
+                self.memberships.discard(value)
+            return
         if level == _socket.SOL_SOCKET and optname in _SOCKET_LEVEL_OK:
             return
         raise DevmemError(errno.ENOPROTOOPT)
 
-    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> int:
+    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> int | bytes:
         self._check_open()
         if level == wire.SOL_NETLINK and optname in self._OPTS:
             return int(getattr(self, self._OPTS[optname]))
+        if level == wire.SOL_NETLINK and optname == NETLINK_LIST_MEMBERSHIPS:
+            mask = sum(1 << (g - 1) for g in self.memberships)  # u32 words, as many as fit
+            if not buflen:
+                return mask & 0xFFFFFFFF
+            return mask.to_bytes(GENL_NGROUPS // 8, sys.byteorder)[:buflen - buflen % 4]
         raise DevmemError(errno.ENOPROTOOPT)
 
     def settimeout(self, value: float | None) -> None:

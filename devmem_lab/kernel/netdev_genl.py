@@ -1,26 +1,33 @@
 """The emulated kernel side of generic netlink: genetlink core, nlctrl and the netdev family.
 
 Models ``net/netlink/genetlink.c`` (``genl_rcv_msg``: family lookup, header check, op lookup,
-``GENL_ADMIN_PERM``, strict policy parse), ``lib/nlattr.c`` (``__nla_validate_parse`` and
-``validate_nla``: the extack text, bad-attribute offset and policy of each refusal),
-``net/netlink/genetlink.c`` ``ctrl_getfamily`` (nlctrl) and the handlers of
+``GENL_ADMIN_PERM``, strict policy parse; ``genlmsg_multicast_netns``), ``lib/nlattr.c``
+(``__nla_validate_parse`` and ``validate_nla``: the extack text, bad-attribute offset and
+policy of each refusal), ``ctrl_getfamily`` (nlctrl) and the handlers of
 ``net/core/netdev-genl.c`` and ``net/core/page_pool_user.c``: dev-get, page-pool-get,
 queue-get, napi-get/set, qstats-get, bind-rx (check order per release, see
-``docs/kernel-facts.md``, "bind-rx check order") and bind-tx.
+``docs/kernel-facts.md``, "bind-rx check order") and bind-tx, and the notifications
+(``netdev_genl_dev_notify`` to ``mgmt``, ``netdev_nl_page_pool_event`` to ``page-pool``).
+
+The family table (:mod:`devmem_lab.netlink.family`) drives it: replies and notifications are
+``family.encode(attr_set, {name: value})`` in the kernel's fill order, handlers read request
+attributes by name (:meth:`Request.get`, :meth:`Request.need`), policies come from the table.
+The families are one list, :func:`family_ops` (a new family is one line there).
 
 Every error text, errno and offset here was compared with a running 6.18 kernel where it
-could answer (``tests/fixtures/netdev_real.json``). Emulator choices: the emulated process
-always holds ``CAP_NET_ADMIN`` unless the socket was made with ``cap_net_admin=False``;
-dumps are taken as a snapshot when requested (the kernel walks live state chunk by chunk);
-``eth1`` reports XDP features basic/redirect/ndo-xmit/rx-sg and supports netmem TX unless the
-lab was made with ``netmem_tx=False``.
+could answer (``tests/fixtures/netdev_real.json``, ``netdev_ntf_real.json``). Emulator
+choices: the emulated process always holds ``CAP_NET_ADMIN`` unless the socket was made with
+``cap_net_admin=False``; dumps are taken as a snapshot when requested (the kernel walks live
+state chunk by chunk); ``eth1`` reports XDP features basic/redirect/ndo-xmit/rx-sg and
+supports netmem TX unless the lab was made with ``netmem_tx=False``; devices never register
+or unregister while a lab runs, so no dev-add/del-ntf is sent (``dev_notify`` encodes them).
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import struct
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,14 +48,19 @@ __all__ = [
     "DoResult",
     "DumpResult",
     "GenlError",
+    "GenlFamilyOps",
     "NetdevGenl",
+    "NetdevOps",
+    "NlctrlOps",
+    "Request",
+    "family_ops",
     "parse_attrs",
 ]
 
 MIN_NAPI_ID = 8193  # include/net/busy_poll.h: NR_CPUS + 1 with NR_CPUS = 8192
 PAGE_SIZE = 4096
 GENL_HDR_END = wire.NLMSGHDR.size + wire.GENL_HDRLEN  # offset of the first attribute
-_U32 = struct.Struct("=I")
+CTRL_CMD_NEWFAMILY = 1  # what ctrl_getfamily answers with
 # eth1's xdp-features: NETDEV_XDP_ACT_BASIC | REDIRECT | NDO_XMIT | RX_SG (emulator choice)
 NIC_XDP_FEATURES = 0x1 | 0x2 | 0x4 | 0x20
 
@@ -187,39 +199,64 @@ def _devmem_error(e: DevmemError) -> GenlError:
     return GenlError(e.errno, msg)
 
 
-# ---- message building ----------------------------------------------------------------------
-def _u32(t: int, v: int) -> bytes:
-    return wire.pack_attr(t, _U32.pack(v))
-
-
-def _u64(t: int, v: int) -> bytes:
-    return wire.pack_attr(t, struct.pack("=Q", v))
-
-
-def _uint(t: int, v: int) -> bytes:
-    """``nla_put_uint``: 4 bytes when the value fits, else 8 (no pad on x86_64)."""
-    return _u32(t, v) if v <= 0xFFFFFFFF else _u64(t, v)
-
-
+# ---- requests ---------------------------------------------------------------------------------
 @dataclass
-class _Request:
+class Request:
+    """One request as a handler sees it (``struct genl_info``): attributes read by spec name."""
+
     sock: NetlinkSocket
     msg: wire.NlMsg
     cmd: int
     attrs: bytes  # attribute bytes after the genl header
     tb: dict[int, wire.Attr]
+    family: fam.Family
+    attr_set: str
 
-    def reply(self, family_id: int, version: int, body: bytes, flags: int = 0) -> bytes:
-        """``genlmsg_iput``: same cmd, the family's version, seq of the request."""
-        return wire.pack_genlmsg(family_id, flags, self.msg.seq, self.sock.portid, self.cmd,
-                                 version, body)
+    def get(self, name: str) -> wire.Attr | None:
+        """``info->attrs[...]`` of attribute ``name`` of the op's attribute set, or None."""
+        return self.tb.get(fam.attr_id(self.attr_set, name))
+
+    def need(self, name: str) -> wire.Attr:
+        """``GENL_REQ_ATTR_CHECK``: EINVAL with the missing attribute's type."""
+        return _req(self.tb, fam.attr_id(self.attr_set, name))
+
+    def reply(self, body: bytes, flags: int = 0, cmd: int | None = None) -> bytes:
+        """``genlmsg_iput``: same cmd (unless given), the family's version, seq of the request."""
+        return wire.pack_genlmsg(self.family.id, flags, self.msg.seq, self.sock.portid,
+                                 self.cmd if cmd is None else cmd, self.family.version, body)
 
 
+_Request = Request  # the name the handlers used before the table drove them
+
+
+class GenlFamilyOps:
+    """One family's handlers (the ``genl_family`` and its ``genl_split_ops``).
+
+    A subclass sets :attr:`family` (a table of :mod:`devmem_lab.netlink.family`) and defines
+    one method ``<op>_<do|dump>`` per op (dashes as underscores), taking ``(req, res)``.
+    ``strict``: ``genl_header_check`` and strict policy parse apply (every op is at or past
+    ``resv_start_op``); ``dump_flags``: nlmsg_flags of the dump messages.
+    """
+
+    family: fam.Family
+    strict = True
+    dump_flags = 0
+
+    def __init__(self, genl: NetdevGenl) -> None:
+        self.genl = genl
+        self.kernel = genl.kernel
+
+    def handler(self, op: fam.OpSpec, kind: str) -> Callable:
+        return getattr(self, f"{op.name.replace('-', '_')}_{kind}")
+
+
+# ---- the genetlink core (net/netlink/genetlink.c) ------------------------------------------------
 class NetdevGenl:
-    """One kernel's genetlink: families, port ids, and the netdev handlers (``Kernel.genl``).
+    """One kernel's genetlink: its families, port ids, sockets and multicast (``Kernel.genl``).
 
     Port ids follow ``netlink_autobind``: the first socket gets the (emulated) process id
-    :attr:`PROCESS_PID`, later ones count down from -4097 (as u32) while it is taken.
+    :attr:`PROCESS_PID`, later ones count down from -4097 (as u32) while it is taken. The
+    families are the ones :func:`family_ops` lists, in that order.
     """
 
     PROCESS_PID = 1000
@@ -227,15 +264,21 @@ class NetdevGenl:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.version = self.kernel.version
-        self.family = fam.netdev_family(self.version.name)
+        self.families: list[GenlFamilyOps] = [ops(self) for ops in family_ops()]
+        self.netdev: NetdevOps = next(f for f in self.families if isinstance(f, NetdevOps))
+        self.family = self.netdev.family
         self._portids: set[int] = set()
         self._rover = -4097
-        self.napi_config: dict[int, dict[str, int]] = {}
+        self._sockets: dict[int, weakref.ref] = {}  # portid -> socket (multicast delivery)
 
     def __repr__(self) -> str:
         return f"NetdevGenl({self.version.name!r}, family_id={self.family.id})"
 
-    # -- port ids --
+    @property
+    def napi_config(self) -> dict[int, dict[str, int]]:
+        return self.netdev.napi_config
+
+    # -- port ids and sockets --
     def alloc_portid(self) -> int:
         pid = self.PROCESS_PID
         while pid in self._portids:
@@ -246,6 +289,27 @@ class NetdevGenl:
 
     def free_portid(self, pid: int) -> None:
         self._portids.discard(pid)
+        self._sockets.pop(pid, None)
+
+    def add_socket(self, sock: NetlinkSocket) -> None:
+        self._sockets[sock.portid] = weakref.ref(sock)
+
+    # -- multicast (genlmsg_multicast_netns) --
+    def group_ids(self) -> set[int]:
+        """Every multicast group id a family registered."""
+        return {gid for f in self.families for _n, gid in f.family.mcgrps}
+
+    def has_listeners(self, group: int) -> bool:
+        """``genl_has_listeners``: a socket of this kernel is in ``group``."""
+        return any(s is not None and group in s.memberships
+                   for s in (r() for r in self._sockets.values()))
+
+    def multicast(self, group: int, msg: bytes) -> None:
+        """``netlink_broadcast``: one copy of ``msg`` to every member of ``group``."""
+        for ref in list(self._sockets.values()):
+            sock = ref()
+            if sock is not None and group in sock.memberships:
+                sock._deliver(msg)
 
     # -- genl_rcv_msg --
     def rcv_msg(self, sock: NetlinkSocket, msg: wire.NlMsg) -> DoResult | DumpResult:
@@ -258,16 +322,14 @@ class NetdevGenl:
             message, header check, policy), EOPNOTSUPP (no such op), EPERM (admin-perm op
             without CAP_NET_ADMIN), and the handler's own errors for ``do`` requests.
         """
-        if msg.type == wire.GENL_ID_CTRL:
-            family = fam.NLCTRL
-        elif msg.type == self.family.id:
-            family = self.family
-        else:
+        ops = next((f for f in self.families if f.family.id == msg.type), None)
+        if ops is None:
             raise GenlError(errno.ENOENT)
+        family = ops.family
         if len(msg.payload) < wire.GENL_HDRLEN + family.hdrsize:
             raise GenlError(errno.EINVAL)
         cmd, _version, reserved = wire.GENLMSGHDR.unpack_from(msg.payload)
-        if family is self.family:  # genl_header_check (netdev validates every op)
+        if ops.strict:  # genl_header_check
             if reserved:
                 raise GenlError(errno.EINVAL, "genlmsghdr.reserved field is not 0")
             flags = msg.flags
@@ -283,7 +345,7 @@ class NetdevGenl:
             raise GenlError(errno.EPERM)
         attrs = bytes(msg.payload[wire.GENL_HDRLEN:])
         kind = "dump" if is_dump else "do"
-        if family is fam.NLCTRL:  # ctrl_policy, not strictly validated (resv_start_op)
+        if not ops.strict:  # legacy validation (nlctrl's ctrl_policy)
             try:
                 tb = {a.type: a for a in wire.iter_attrs(attrs, GENL_HDR_END)}
             except ValueError:
@@ -291,10 +353,10 @@ class NetdevGenl:
         else:
             pol = family.policy(op.name, kind)
             tb = parse_attrs(attrs, GENL_HDR_END, *pol) if pol else {}
-        req = _Request(sock, msg, cmd, attrs, tb)
-        handler: Callable = getattr(self, f"_{family.name}_{op.name.replace('-', '_')}_{kind}")
+        req = Request(sock, msg, cmd, attrs, tb, family, op.attr_set)
+        handler = ops.handler(op, kind)
         if is_dump:
-            res = DumpResult(multi_flag=wire.NLM_F_MULTI if family is fam.NLCTRL else 0)
+            res = DumpResult(multi_flag=ops.dump_flags)
             try:
                 handler(req, res)
             except GenlError as e:
@@ -304,88 +366,161 @@ class NetdevGenl:
         handler(req, res)
         return res
 
-    # ---- nlctrl (net/netlink/genetlink.c) ----
-    def _families(self) -> list[fam.Family]:
-        return [fam.NLCTRL, self.family]
+    # -- events the rest of the kernel reports --
+    def page_pool_event(self, pool, event: str) -> None:
+        """A page pool was listed (``add``), detached with buffers out (``change``) or unlisted
+        (``del``): :meth:`NetdevOps.page_pool_event`."""
+        self.netdev.page_pool_event(pool, event)
 
-    def _nlctrl_getfamily_do(self, req: _Request, res: DoResult) -> None:
+
+# ---- nlctrl (net/netlink/genetlink.c) -----------------------------------------------------------
+class NlctrlOps(GenlFamilyOps):
+    """``ctrl_getfamily`` and friends; attributes by the ``ctrl`` set of the family table."""
+
+    family = fam.NLCTRL
+    strict = False
+    dump_flags = wire.NLM_F_MULTI
+
+    def _fill(self, f: fam.Family) -> bytes:
+        return fam.ctrl_family_attrs(f)
+
+    def getfamily_do(self, req: Request, res: DoResult) -> None:
         """``ctrl_getfamily``: by id or by name; EINVAL with neither, ENOENT if unknown."""
         found = None
         err = errno.EINVAL
-        if 1 in req.tb:  # CTRL_ATTR_FAMILY_ID, NLA_U16 in ctrl_policy (legacy validation)
-            a = req.tb[1]
+        families = [f.family for f in self.genl.families]
+        a = req.get("family-id")
+        if a is not None:  # NLA_U16 in ctrl_policy (legacy validation)
             if len(a.payload) < 2:  # validate_nla: shorter than the type's minimum
                 raise GenlError(errno.ERANGE, "Attribute failed policy validation",
                                 bad_attr=a.offset, policy=_U16_POLICY_EXTACK)
             fid = int.from_bytes(a.payload[:2], "little")  # longer is accepted (not strict)
-            found = next((f for f in self._families() if f.id == fid), None)
+            found = next((f for f in families if f.id == fid), None)
             err = errno.ENOENT
-        if 2 in req.tb:  # CTRL_ATTR_FAMILY_NAME: compared byte for byte, up to the NUL
-            name = req.tb[2].payload.split(b"\0", 1)[0]
-            found = next((f for f in self._families() if f.name.encode() == name), None)
+        a = req.get("family-name")
+        if a is not None:  # compared byte for byte, up to the NUL
+            name = a.payload.split(b"\0", 1)[0]
+            found = next((f for f in families if f.name.encode() == name), None)
             err = errno.ENOENT
         if found is None:
             raise GenlError(err)
-        res.replies.append(wire.pack_genlmsg(wire.GENL_ID_CTRL, 0, req.msg.seq, req.sock.portid,
-                                             1, fam.NLCTRL.version, fam.ctrl_family_attrs(found)))
+        res.replies.append(req.reply(self._fill(found), cmd=CTRL_CMD_NEWFAMILY))
 
-    def _nlctrl_getfamily_dump(self, req: _Request, res: DumpResult) -> None:
-        for f in self._families():
-            res.messages.append(wire.pack_genlmsg(
-                wire.GENL_ID_CTRL, wire.NLM_F_MULTI, req.msg.seq, req.sock.portid, 1,
-                fam.NLCTRL.version, fam.ctrl_family_attrs(f)))
+    def getfamily_dump(self, req: Request, res: DumpResult) -> None:
+        for f in self.genl.families:
+            res.messages.append(req.reply(self._fill(f.family), wire.NLM_F_MULTI,
+                                          cmd=CTRL_CMD_NEWFAMILY))
 
-    def _nlctrl_getpolicy_dump(self, req: _Request, res: DumpResult) -> None:
+    def getpolicy_dump(self, req: Request, res: DumpResult) -> None:
         raise GenlError(errno.EOPNOTSUPP, "policy dumps are not emulated")
 
-    # ---- helpers ----
-    def _reply(self, req: _Request, body: bytes) -> bytes:
-        return req.reply(self.family.id, self.family.version, body)
+
+# ---- netdev (net/core/netdev-genl.c, net/core/page_pool_user.c) -------------------------------
+class NetdevOps(GenlFamilyOps):
+    """The netdev family's handlers and notifications; every attribute by its spec name."""
+
+    def __init__(self, genl: NetdevGenl) -> None:
+        super().__init__(genl)
+        self.version = genl.version
+        self.family = fam.netdev_family(self.version.name)
+        self.napi_config: dict[int, dict[str, int]] = {}
+        self._held: list[tuple[int, bytes]] = []  # old pool's ntf waiting for the new pool's
+
+    def _msg(self, op: str, attrs: dict) -> bytes:
+        return fam.encode(self.family.op(op).attr_set, attrs)
+
+    def _reply(self, req: Request, attrs: dict) -> bytes:
+        return req.reply(fam.encode(req.attr_set, attrs))
 
     def _devices(self) -> list:
         return [self.kernel.devices[i] for i in sorted(self.kernel.devices)]
 
+    # ---- notifications ----
+    def _notify(self, ntf: str, attrs: dict) -> tuple[int, bytes] | None:
+        """``genl_info_init_ntf`` + ``genlmsg_multicast_netns``: seq 0, port 0, flags 0."""
+        spec = self.family.ntf(ntf)
+        group = self.family.mcgrp_id(spec.mcgrp)
+        if not self.genl.has_listeners(group):  # genl_has_listeners: nothing is built
+            return None
+        return group, wire.pack_genlmsg(self.family.id, 0, 0, 0, spec.cmd, self.family.version,
+                                        fam.encode(spec.attr_set, attrs))
+
+    def dev_notify(self, dev, ntf: str) -> None:
+        """``netdev_genl_dev_notify``: dev-add-ntf (NETDEV_REGISTER), dev-del-ntf
+        (NETDEV_UNREGISTER), dev-change-ntf (NETDEV_XDP_FEAT_CHANGE) to ``mgmt``."""
+        out = self._notify(ntf, self._dev_fill(dev))
+        if out is not None:
+            self.genl.multicast(*out)
+
+    def page_pool_event(self, pool, event: str) -> None:
+        """``netdev_nl_page_pool_event`` to ``page-pool``: add (``page_pool_list``), change
+        (``page_pool_detached``: destroyed with buffers out, detach-time set) and del
+        (``page_pool_unlist``: the last buffer came back, or none was out at destroy).
+
+        ``netdev_rx_queue_restart`` allocates the new pool before it frees the old one, so
+        the old pool's change/del is held until the new pool's add has gone out when the
+        queue is mid-restart (it still points at the old pool).
+        """
+        if pool.ifindex not in self.kernel.devices:
+            return
+        out = self._notify(f"page-pool-{event}-ntf", self._pool_fill(pool))
+        if event == "add":
+            if out is not None:
+                self.genl.multicast(*out)
+            held, self._held = self._held, []
+            for group, msg in held:
+                self.genl.multicast(group, msg)
+            return
+        if out is None:
+            return
+        dev = self.kernel.device(pool.ifindex)
+        queues = getattr(dev, "rx_queues", [])
+        if pool.queue < len(queues) and queues[pool.queue].pool is pool:
+            self._held.append(out)  # mid-restart: the new pool's add goes first
+        else:
+            self.genl.multicast(*out)
+
     # ---- dev-get ----
-    def _dev_fill(self, dev) -> bytes:
+    def _dev_fill(self, dev) -> dict:
         """``netdev_nl_dev_fill``: ifindex, xdp-features, xdp-rx-metadata, xsk-features."""
         xdp = NIC_XDP_FEATURES if dev.kind == "nic" else 0
-        return _u32(1, dev.ifindex) + _u64(3, xdp) + _u64(5, 0) + _u64(6, 0)
+        return {"ifindex": dev.ifindex, "xdp-features": xdp, "xdp-rx-metadata-features": 0,
+                "xsk-features": 0}
 
-    def _netdev_dev_get_do(self, req: _Request, res: DoResult) -> None:
-        ifindex = _req(req.tb, 1).u32()
-        dev = self.kernel.device(ifindex)
+    def dev_get_do(self, req: Request, res: DoResult) -> None:
+        dev = self.kernel.device(req.need("ifindex").u32())
         if dev is None:
             raise GenlError(errno.ENODEV)
         res.replies.append(self._reply(req, self._dev_fill(dev)))
 
-    def _netdev_dev_get_dump(self, req: _Request, res: DumpResult) -> None:
+    def dev_get_dump(self, req: Request, res: DumpResult) -> None:
         for dev in self._devices():
             res.messages.append(self._reply(req, self._dev_fill(dev)))
 
     # ---- page-pool-get (net/core/page_pool_user.c) ----
-    def _pool_fill(self, pool) -> bytes:
+    def _pool_fill(self, pool) -> dict:
         """``page_pool_nl_fill``: id, ifindex, napi-id, inflight, inflight-mem, detach-time,
         then the memory provider's dmabuf (``mp_dmabuf_devmem_nl_fill``)."""
-        body = _uint(1, pool.id)
+        out: dict = {"id": pool.id}
         if pool.ifindex != 1:  # pools of lo (LOOPBACK_IFINDEX) report no ifindex
-            body += _u32(2, pool.ifindex)
+            out["ifindex"] = pool.ifindex
         if pool.napi_id is not None and pool.napi_id >= MIN_NAPI_ID:
-            body += _uint(3, pool.napi_id)
-        body += _uint(4, pool.inflight) + _uint(5, pool.inflight * PAGE_SIZE)
-        if pool.detach_time is not None:
-            body += _uint(6, pool.detach_time)
+            out["napi-id"] = pool.napi_id
+        out["inflight"] = pool.inflight
+        out["inflight-mem"] = pool.inflight * PAGE_SIZE
+        if pool.detach_time is not None and getattr(pool, "user_detached", True):
+            out["detach-time"] = pool.detach_time
         if pool.provider is not None:
-            body += _u32(7, pool.provider.id)
-        return body
+            out["dmabuf"] = pool.provider.id
+        return out
 
-    def _netdev_page_pool_get_do(self, req: _Request, res: DoResult) -> None:
-        pid = _req(req.tb, 1).uint()
-        pool = self.kernel.page_pools.get(pid)
+    def page_pool_get_do(self, req: Request, res: DoResult) -> None:
+        pool = self.kernel.page_pools.get(req.need("id").uint())
         if pool is None or self.kernel.device(pool.ifindex) is None:
             raise GenlError(errno.ENOENT)
         res.replies.append(self._reply(req, self._pool_fill(pool)))
 
-    def _netdev_page_pool_get_dump(self, req: _Request, res: DumpResult) -> None:
+    def page_pool_get_dump(self, req: Request, res: DumpResult) -> None:
         """Per device by ifindex; newest pool first (``hlist_add_head`` order)."""
         for dev in self._devices():
             pools = [p for p in self.kernel.page_pools.values() if p.ifindex == dev.ifindex]
@@ -393,21 +528,20 @@ class NetdevGenl:
                 res.messages.append(self._reply(req, self._pool_fill(pool)))
 
     # ---- queue-get ----
-    def _queue_fill(self, dev, idx: int, qtype: int) -> bytes:
+    def _queue_fill(self, dev, idx: int, qtype: int) -> dict:
         """``netdev_nl_queue_fill_one``: id, type, ifindex, napi-id, then dmabuf if bound."""
-        body = _u32(1, idx) + _u32(3, qtype) + _u32(2, dev.ifindex)
+        out = {"id": idx, "type": qtype, "ifindex": dev.ifindex}
         q = dev.rx_queues[idx] if qtype == 0 else dev.tx_queues[idx]
         if q.napi_id is not None and q.napi_id >= MIN_NAPI_ID:
-            body += _u32(4, q.napi_id)
+            out["napi-id"] = q.napi_id
         if qtype == 0 and q.binding is not None:
-            body += _u32(5, q.binding.id)
-        return body
+            out["dmabuf"] = q.binding.id
+        return out
 
-    def _netdev_queue_get_do(self, req: _Request, res: DoResult) -> None:
-        qid = _req(req.tb, 1).u32()
-        qtype = _req(req.tb, 3).u32()
-        ifindex = _req(req.tb, 2).u32()
-        dev = self.kernel.device(ifindex)
+    def queue_get_do(self, req: Request, res: DoResult) -> None:
+        qid = req.need("id").u32()
+        qtype = req.need("type").u32()
+        dev = self.kernel.device(req.need("ifindex").u32())
         if dev is None:
             raise GenlError(errno.ENODEV)
         if not dev.up:
@@ -417,7 +551,7 @@ class NetdevGenl:
             raise GenlError(errno.EINVAL)
         res.replies.append(self._reply(req, self._queue_fill(dev, qid, qtype)))
 
-    def _queue_dump_one(self, req: _Request, res: DumpResult, dev) -> None:
+    def _queue_dump_one(self, req: Request, res: DumpResult, dev) -> None:
         if not dev.up:
             return
         for i in range(dev.real_num_rx_queues):
@@ -425,10 +559,10 @@ class NetdevGenl:
         for i in range(dev.real_num_tx_queues):
             res.messages.append(self._reply(req, self._queue_fill(dev, i, 1)))
 
-    def _netdev_queue_get_dump(self, req: _Request, res: DumpResult) -> None:
-        ifindex = req.tb[2].u32() if 2 in req.tb else 0
-        if ifindex:
-            dev = self.kernel.device(ifindex)
+    def queue_get_dump(self, req: Request, res: DumpResult) -> None:
+        a = req.get("ifindex")
+        if a is not None and a.u32():
+            dev = self.kernel.device(a.u32())
             if dev is None:
                 raise GenlError(errno.ENODEV)
             self._queue_dump_one(req, res, dev)
@@ -442,33 +576,33 @@ class NetdevGenl:
         ids = {q.napi_id for q in dev.rx_queues if q.napi_id is not None}
         return sorted((i for i in ids if i >= MIN_NAPI_ID), reverse=True)
 
-    def _napi_fill(self, dev, napi_id: int) -> bytes:
-        body = _u32(2, napi_id) + _u32(1, dev.ifindex)
-        if self.version.name == "6.12":
-            return body
-        cfg = self.napi_config.get(napi_id, {})
-        return (body + _uint(8, cfg.get("threaded", 0))
-                + wire.pack_attr(5, struct.pack("=i", cfg.get("defer-hard-irqs", 0)))
-                + _uint(7, cfg.get("irq-suspend-timeout", 0))
-                + _uint(6, cfg.get("gro-flush-timeout", 0)))
+    _NAPI_CONFIG = ("threaded", "defer-hard-irqs", "irq-suspend-timeout", "gro-flush-timeout")
 
-    def _napi_lookup(self, req: _Request):
-        a = _req(req.tb, 2)
+    def _napi_fill(self, dev, napi_id: int) -> dict:
+        """``netdev_nl_napi_fill_one``: id, ifindex, then (6.13+) the per-NAPI config."""
+        out = {"id": napi_id, "ifindex": dev.ifindex}
+        if self.version.name == "6.12":
+            return out
+        cfg = self.napi_config.get(napi_id, {})
+        return out | {name: cfg.get(name, 0) for name in self._NAPI_CONFIG}
+
+    def _napi_lookup(self, req: Request):
+        a = req.need("id")
         napi_id = a.u32()
         for dev in self._devices():
             if napi_id in self._napis(dev) and dev.up:
                 return dev, napi_id
         raise GenlError(errno.ENOENT, bad_attr=a.offset)
 
-    def _netdev_napi_get_do(self, req: _Request, res: DoResult) -> None:
+    def napi_get_do(self, req: Request, res: DoResult) -> None:
         dev, napi_id = self._napi_lookup(req)
         res.replies.append(self._reply(req, self._napi_fill(dev, napi_id)))
 
-    def _netdev_napi_get_dump(self, req: _Request, res: DumpResult) -> None:
-        ifindex = req.tb[1].u32() if 1 in req.tb else 0
+    def napi_get_dump(self, req: Request, res: DumpResult) -> None:
+        a = req.get("ifindex")
         devs = self._devices()
-        if ifindex:
-            dev = self.kernel.device(ifindex)
+        if a is not None and a.u32():
+            dev = self.kernel.device(a.u32())
             if dev is None:
                 raise GenlError(errno.ENODEV)
             devs = [dev]
@@ -477,61 +611,63 @@ class NetdevGenl:
                 for napi_id in self._napis(dev):
                     res.messages.append(self._reply(req, self._napi_fill(dev, napi_id)))
 
-    def _netdev_napi_set_do(self, req: _Request, res: DoResult) -> None:
+    def napi_set_do(self, req: Request, res: DoResult) -> None:
         _dev, napi_id = self._napi_lookup(req)
         cfg = self.napi_config.setdefault(napi_id, {})
-        for attr, name in ((8, "threaded"), (5, "defer-hard-irqs"),
-                           (7, "irq-suspend-timeout"), (6, "gro-flush-timeout")):
-            if attr in req.tb:
-                a = req.tb[attr]
+        for name in self._NAPI_CONFIG:
+            a = req.get(name)
+            if a is not None:
                 cfg[name] = a.u32() if len(a.payload) == 4 else a.uint()
 
     # ---- qstats-get ----
-    def _qstats_dump_one(self, req: _Request, res: DumpResult, dev, scope: int) -> None:
+    def _qstats_dump_one(self, req: Request, res: DumpResult, dev, scope: int) -> None:
         if dev.kind != "nic":  # no netdev_stat_ops
             return
-        base = _u32(1, dev.ifindex)
         if scope == 0:
             rx = [sum(getattr(q.stats, f) for q in dev.rx_queues)
                   for f in ("packets", "bytes", "alloc_fail", "hw_drops")]
             tx = [sum(getattr(q.stats, f) for q in dev.tx_queues) for f in ("packets", "bytes")]
-            res.messages.append(self._reply(req, base + self._rx_stats(*rx)
-                                            + _uint(10, tx[0]) + _uint(11, tx[1])))
+            res.messages.append(self._reply(req, {"ifindex": dev.ifindex, **self._rx_stats(*rx),
+                                                  "tx-packets": tx[0], "tx-bytes": tx[1]}))
             return
         if not dev.up:
             return
         for q in dev.rx_queues:
             s = q.stats
-            res.messages.append(self._reply(req, base + _u32(2, 0) + _u32(3, q.index)
-                                            + self._rx_stats(s.packets, s.bytes,
-                                                             s.alloc_fail, s.hw_drops)))
+            res.messages.append(self._reply(req, {
+                "ifindex": dev.ifindex, "queue-type": 0, "queue-id": q.index,
+                **self._rx_stats(s.packets, s.bytes, s.alloc_fail, s.hw_drops)}))
         for q in dev.tx_queues:
-            res.messages.append(self._reply(req, base + _u32(2, 1) + _u32(3, q.index)
-                                            + _uint(10, q.stats.packets)
-                                            + _uint(11, q.stats.bytes)))
+            res.messages.append(self._reply(req, {
+                "ifindex": dev.ifindex, "queue-type": 1, "queue-id": q.index,
+                "tx-packets": q.stats.packets, "tx-bytes": q.stats.bytes}))
 
     @staticmethod
-    def _rx_stats(packets: int, nbytes: int, alloc_fail: int, hw_drops: int) -> bytes:
+    def _rx_stats(packets: int, nbytes: int, alloc_fail: int, hw_drops: int) -> dict:
         """``netdev_nl_stats_write_rx`` order: packets, bytes, alloc-fail, hw-drops."""
-        return _uint(8, packets) + _uint(9, nbytes) + _uint(12, alloc_fail) + _uint(13, hw_drops)
+        return {"rx-packets": packets, "rx-bytes": nbytes, "rx-alloc-fail": alloc_fail,
+                "rx-hw-drops": hw_drops}
 
-    def _netdev_qstats_get_dump(self, req: _Request, res: DumpResult) -> None:
-        scope = req.tb[4].uint() if 4 in req.tb else 0
-        ifindex = req.tb[1].u32() if 1 in req.tb else 0
-        if ifindex:
-            dev = self.kernel.device(ifindex)
+    def qstats_get_dump(self, req: Request, res: DumpResult) -> None:
+        a_scope, a_ifindex = req.get("scope"), req.get("ifindex")
+        scope = a_scope.uint() if a_scope is not None else 0
+        if a_ifindex is not None and a_ifindex.u32():
+            dev = self.kernel.device(a_ifindex.u32())
             if dev is None:
-                raise GenlError(errno.ENODEV, bad_attr=req.tb[1].offset)
+                raise GenlError(errno.ENODEV, bad_attr=a_ifindex.offset)
             if dev.kind != "nic":
-                raise GenlError(errno.EOPNOTSUPP, bad_attr=req.tb[1].offset)
+                raise GenlError(errno.EOPNOTSUPP, bad_attr=a_ifindex.offset)
             self._qstats_dump_one(req, res, dev, scope)
             return
         for dev in self._devices():
             self._qstats_dump_one(req, res, dev, scope)
 
     # ---- bind-rx ----
-    def _netdev_bind_rx_do(self, req: _Request, res: DoResult) -> None:
+    def bind_rx_do(self, req: Request, res: DoResult) -> None:
         """``netdev_nl_bind_rx_doit`` in the order of the emulated release.
+
+        Each queue restart sends its page-pool notifications (new pool's add, old pool's
+        del/change) before the reply, which ``genlmsg_reply`` sends last.
 
         Raises
         ------
@@ -542,9 +678,9 @@ class NetdevGenl:
             id out of range (6.18, bad attr); dma_buf_get errors (EBADF, EINVAL); the
             per-queue errors of :func:`devmem_lab.kernel.devmem.open_rxq`.
         """
-        a_ifindex = _req(req.tb, 1)
-        a_fd = _req(req.tb, 3)
-        _req(req.tb, 2)
+        a_ifindex = req.need("ifindex")
+        a_fd = req.need("fd")
+        req.need("queues")
         ifindex, fd = a_ifindex.u32(), a_fd.u32()
         v = self.version
         dev = self.kernel.device(ifindex)
@@ -556,10 +692,10 @@ class NetdevGenl:
             if v.ops_lock_check and not dev.ops_locked:
                 raise GenlError(errno.EOPNOTSUPP, bad_attr=a_ifindex.offset)
             queues: set[int] = set()
-            for nest, tb in self._queue_nests(req):
-                qid = tb[1].u32()
+            for _nest, q in self._queue_nests(req):
+                qid = q["id"].u32()
                 if qid >= dev.real_num_rx_queues:
-                    raise GenlError(errno.EINVAL, bad_attr=tb[1].offset)
+                    raise GenlError(errno.EINVAL, bad_attr=q["id"].offset)
                 queues.add(qid)
             binding = self._bind(req, dev, fd)
             try:
@@ -576,8 +712,8 @@ class NetdevGenl:
                                 "unable to bind dmabuf to device with XDP program attached")
             binding = self._bind(req, dev, fd)
             try:
-                for nest, tb in self._queue_nests(req):
-                    open_rxq(dev, tb[1].u32(), binding)
+                for _nest, q in self._queue_nests(req):
+                    open_rxq(dev, q["id"].u32(), binding)
             except GenlError:
                 binding.unbind()
                 raise
@@ -585,22 +721,23 @@ class NetdevGenl:
                 binding.unbind()
                 raise _devmem_error(e) from None
         req.sock._add_binding(binding)
-        res.replies.append(self._reply(req, _u32(4, binding.id)))
+        res.replies.append(self._reply(req, {"id": binding.id}))
 
-    def _queue_nests(self, req: _Request):
-        """Each QUEUES nest in message order, checked like ``netdev_nl_read_rxq_bitmap``."""
-        maxattr, policy = fam._QUEUE_ID_POLICY
+    def _queue_nests(self, req: Request):
+        """Each QUEUES nest in message order, checked like ``netdev_nl_read_rxq_bitmap``:
+        ``(nest, {"id": attr, "type": attr})``."""
+        maxattr, policy = fam.QUEUE_ID_POLICY
+        queues, qset = fam.attr_id(req.attr_set, "queues"), "queue-id"
         for a in wire.iter_attrs(req.attrs, GENL_HDR_END):
-            if a.type != 2:
+            if a.type != queues:
                 continue
             tb = parse_attrs(a.payload, a.offset + wire.NLATTR.size, maxattr, policy)
-            _req(tb, 1, a)
-            qtype = _req(tb, 3, a)
-            if qtype.u32() != 0:
-                raise GenlError(errno.EINVAL, bad_attr=qtype.offset)
-            yield a, tb
+            q = {name: _req(tb, fam.attr_id(qset, name), a) for name in ("id", "type")}
+            if q["type"].u32() != 0:
+                raise GenlError(errno.EINVAL, bad_attr=q["type"].offset)
+            yield a, q
 
-    def _bind(self, req: _Request, dev, fd: int):
+    def _bind(self, req: Request, dev, fd: int):
         """``net_devmem_bind_dmabuf``: ``dma_buf_get`` (the caller's fd table) then a binding
         with a cyclic id."""
         try:
@@ -610,20 +747,28 @@ class NetdevGenl:
         return bind_dmabuf(dev, dmabuf)
 
     # ---- bind-tx ----
-    def _netdev_bind_tx_do(self, req: _Request, res: DoResult) -> None:
+    def bind_tx_do(self, req: Request, res: DoResult) -> None:
         """``netdev_nl_bind_tx_doit`` (6.16+): ifindex and fd required (EINVAL), ENODEV,
         EOPNOTSUPP "Driver does not support netmem TX", then ``dma_buf_get`` errors; the
         binding lives as long as the netlink socket (:mod:`devmem_lab.devmem_tx`)."""
-        _req(req.tb, 1)
-        _req(req.tb, 3)
-        dev = self.kernel.device(req.tb[1].u32())
+        a_ifindex = req.need("ifindex")
+        a_fd = req.need("fd")
+        dev = self.kernel.device(a_ifindex.u32())
         if dev is None or not dev.present:
             raise GenlError(errno.ENODEV)
         if not dev.netmem_tx:
             raise GenlError(errno.EOPNOTSUPP, "Driver does not support netmem TX")
         try:
-            binding = bind_tx(dev, req.sock.dmabufs.get(req.tb[3].u32()))
+            binding = bind_tx(dev, req.sock.dmabufs.get(a_fd.u32()))
         except DevmemError as e:
             raise _devmem_error(e) from None
         req.sock._add_binding(binding)
-        res.replies.append(self._reply(req, _u32(4, binding.id)))
+        res.replies.append(self._reply(req, {"id": binding.id}))
+
+
+def family_ops() -> tuple[type[GenlFamilyOps], ...]:
+    """The families this genetlink registers, in registration order (nlctrl lists them so).
+
+    One line per family: a new family is a :class:`GenlFamilyOps` subclass added here.
+    """
+    return (NlctrlOps, NetdevOps)

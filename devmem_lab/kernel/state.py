@@ -7,11 +7,11 @@ also cyclic from 1), and the NAPI id space of ``net/core/dev.c`` (ids start abov
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .page_pool import PagePool
 
-__all__ = ["KERNELS", "CyclicIds", "KernelVersion"]
+__all__ = ["KERNELS", "CyclicIds", "KernelVersion", "ListedPool"]
 
 
 class CyclicIds:
@@ -66,6 +66,27 @@ KERNELS = {
 }
 
 
+@dataclass(eq=False)
+class ListedPool(PagePool):
+    """A page pool linked to its netdev (``page_pool_list``): what netlink sees of its life.
+
+    ``page_pool_user.c`` notifies add when it is listed, change when ``page_pool_destroy``
+    finds buffers still out (``page_pool_detached`` sets detach-time) and del when it is
+    unlisted; ``user_detached`` records whether detach-time was ever set (not when the pool
+    was empty at destroy: then it goes at once and its del carries none).
+    """
+
+    kernel: Kernel | None = field(default=None, repr=False)
+    user_detached: bool = False
+
+    def detach(self, now_s: int) -> None:
+        busy = self.inflight > 0
+        self.user_detached = busy
+        super().detach(now_s)
+        if busy and self.kernel is not None:
+            self.kernel.pool_event(self, "change")
+
+
 class Kernel:
     """One host's kernel: version, devices, page pools and devmem bindings."""
 
@@ -100,14 +121,21 @@ class Kernel:
         return napi
 
     def new_page_pool(self, ifindex: int, napi_id: int, queue: int, provider=None):
-        pool = PagePool(self.pool_ids.alloc(), ifindex, napi_id, queue, provider)
+        pool = ListedPool(self.pool_ids.alloc(), ifindex, napi_id, queue, provider, kernel=self)
         pool.on_gone = self._drop_pool
         self.page_pools[pool.id] = pool
+        self.pool_event(pool, "add")
         return pool
 
     def _drop_pool(self, pool) -> None:
+        self.pool_event(pool, "del")
         self.page_pools.pop(pool.id, None)
         self.pool_ids.free(pool.id)
+
+    def pool_event(self, pool, event: str) -> None:
+        """Tell generic netlink (if any socket was ever made) of a page pool's add/change/del."""
+        if self._genl is not None:
+            self._genl.page_pool_event(pool, event)
 
     def device(self, ifindex: int):
         return self.devices.get(ifindex)

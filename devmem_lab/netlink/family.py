@@ -9,7 +9,10 @@ page-pool-stats-get is absent (built without ``CONFIG_PAGE_POOL_STATS``). The 6.
 no napi-set and no bind-tx.
 
 As in pyynl (``tools/net/ynl/pyynl/lib/nlspec.py``) a new attribute is a change of data, not
-of code: :func:`encode` and :func:`decode` walk :data:`ATTR_SETS`.
+of code: :func:`encode` and :func:`decode` walk :data:`ATTR_SETS`. The same table drives the
+client (:mod:`devmem_lab.ynl`) and the emulated kernel (``kernel/netdev_genl.py`` builds its
+replies and notifications with :func:`encode` and reads requests by attribute name), and the
+nlctrl attribute set (``include/uapi/linux/genetlink.h`` ``CTRL_ATTR_*``) lives here too.
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ from . import wire
 
 __all__ = [
     "ATTR_SETS",
+    "CTRL_ATTR_SETS",
     "ENUMS",
     "NETDEV_FAMILY_ID",
     "NLCTRL",
+    "NTFS",
+    "SPEC_CMDS",
     "AttrSpec",
     "Family",
+    "NtfSpec",
     "OpSpec",
     "Policy",
+    "attr_id",
     "ctrl_family_attrs",
     "decode",
     "encode",
@@ -49,8 +57,9 @@ _U16, _U32, _U64, _S32 = struct.Struct("=H"), struct.Struct("=I"), struct.Struct
 class AttrSpec:
     """One attribute of an attribute set: ``(id, type)`` plus what the spec says about it.
 
-    ``type`` is the YAML type (``u32``, ``u64``, ``uint``, ``s32``, ``string``, ``nest``,
-    ``pad``). ``nested`` names the attribute set of a nest; ``multi`` marks a
+    ``type`` is the YAML type (``u16``, ``u32``, ``u64``, ``uint``, ``s32``, ``string``,
+    ``nest``, ``indexed-array``, ``pad``). ``nested`` names the attribute set of a nest (or of
+    each entry of an indexed array: a nest of nests typed 1, 2, ...); ``multi`` marks a
     ``multi-attr`` (a list); ``enum`` names an entry of :data:`ENUMS`; ``flags`` says the
     enum is used as a bit mask (``enum-as-flags``).
     """
@@ -93,6 +102,15 @@ ATTR_SETS: dict[str, dict[str, AttrSpec]] = {
         "dmabuf": A(7, "u32"), "io-uring": A(8, "nest", nested="io-uring-provider-info"),
     },
     "page-pool-info": {"id": A(1, "uint"), "ifindex": A(2, "u32")},
+    "page-pool-stats": {
+        "info": A(1, "nest", nested="page-pool-info"),
+        "alloc-fast": A(8, "uint"), "alloc-slow": A(9, "uint"),
+        "alloc-slow-high-order": A(10, "uint"), "alloc-empty": A(11, "uint"),
+        "alloc-refill": A(12, "uint"), "alloc-waive": A(13, "uint"),
+        "recycle-cached": A(14, "uint"), "recycle-cache-full": A(15, "uint"),
+        "recycle-ring": A(16, "uint"), "recycle-ring-full": A(17, "uint"),
+        "recycle-released-refcnt": A(18, "uint"),
+    },
     "napi": {
         "ifindex": A(1, "u32"), "id": A(2, "u32"), "irq": A(3, "u32"), "pid": A(4, "u32"),
         "defer-hard-irqs": A(5, "u32"), "gro-flush-timeout": A(6, "uint"),
@@ -128,7 +146,26 @@ ATTR_SETS: dict[str, dict[str, AttrSpec]] = {
         "fd": A(3, "u32"), "id": A(4, "u32"),
     },
 }
+
+#: nlctrl (``include/uapi/linux/genetlink.h``): CTRL_ATTR_*, CTRL_ATTR_OP_*, CTRL_ATTR_MCAST_GRP_*
+CTRL_ATTR_SETS: dict[str, dict[str, AttrSpec]] = {
+    "ctrl": {
+        "family-id": A(1, "u16"), "family-name": A(2, "string"), "version": A(3, "u32"),
+        "hdrsize": A(4, "u32"), "maxattr": A(5, "u32"),
+        "ops": A(6, "indexed-array", nested="op-attrs"),
+        "mcast-groups": A(7, "indexed-array", nested="mcast-group-attrs"),
+        "policy": A(8, "nest"), "op-policy": A(9, "nest"), "op": A(10, "u32"),
+    },
+    "op-attrs": {"id": A(1, "u32"), "flags": A(2, "u32")},
+    "mcast-group-attrs": {"name": A(1, "string"), "id": A(2, "u32")},
+}
+ATTR_SETS.update(CTRL_ATTR_SETS)
 del A
+
+
+def attr_id(attr_set: str, name: str) -> int:
+    """The attribute id of ``name`` in ``attr_set`` (``KeyError`` if the spec has none)."""
+    return ATTR_SETS[attr_set][name].id
 
 
 @dataclass(frozen=True)
@@ -156,7 +193,18 @@ class Policy:
 _IFINDEX = Policy("u32", min=1)
 _U32P = Policy("u32")
 _QTYPE = Policy("u32", max=1)
-_QUEUE_ID_POLICY = (3, {1: _U32P, 3: _QTYPE})
+
+
+def _by_id(attr_set: str, named: Mapping[str, Policy]) -> tuple[int, dict[int, Policy]]:
+    """A policy written with attribute names as the kernel holds it: ``(maxattr, {id: ...})``
+    (the generated policies end at their highest attribute)."""
+    ids = {ATTR_SETS[attr_set][n].id: p for n, p in named.items()}
+    return max(ids), dict(sorted(ids.items()))
+
+
+#: the nested policy of each bind-rx ``queues`` entry (``netdev_queue_id_nl_policy``)
+QUEUE_ID_POLICY = _by_id("queue-id", {"id": _U32P, "type": _QTYPE})
+_QUEUE_ID_POLICY = QUEUE_ID_POLICY
 
 # ops: name -> (cmd, attribute set, do?, dump?, permission)
 _OPS_618 = {
@@ -169,21 +217,45 @@ _OPS_618 = {
     "napi-set": (14, "napi", True, False, "admin-perm"),
     "bind-tx": (15, "dmabuf", True, False, None),
 }
-# (op, "do"|"dump") -> (maxattr, {attr id: Policy}); absent = the op takes no attributes
-_POLICIES_618: dict[tuple[str, str], tuple[int, dict[int, Policy]]] = {
-    ("dev-get", "do"): (1, {1: _IFINDEX}),
-    ("page-pool-get", "do"): (1, {1: Policy("uint", min=1, max=U32_MAX)}),
-    ("queue-get", "do"): (3, {1: _U32P, 2: _IFINDEX, 3: _QTYPE}),
-    ("queue-get", "dump"): (2, {2: _IFINDEX}),
-    ("napi-get", "do"): (2, {2: _U32P}),
-    ("napi-get", "dump"): (1, {1: _IFINDEX}),
-    ("qstats-get", "dump"): (4, {1: _IFINDEX, 4: Policy("uint", mask=0x1)}),
-    ("bind-rx", "do"): (3, {1: _IFINDEX, 2: Policy("nest", nested=_QUEUE_ID_POLICY), 3: _U32P}),
-    ("napi-set", "do"): (8, {2: _U32P, 5: Policy("u32", max=S32_MAX), 6: Policy("uint"),
-                             7: Policy("uint"), 8: Policy("u32", max=1)}),
-    ("bind-tx", "do"): (3, {1: _IFINDEX, 3: _U32P}),
+# (op, "do"|"dump") -> the request attributes by name (netdev-genl-gen.c); absent = the op
+# takes no attributes
+_REQUESTS_618: dict[tuple[str, str], dict[str, Policy]] = {
+    ("dev-get", "do"): {"ifindex": _IFINDEX},
+    ("page-pool-get", "do"): {"id": Policy("uint", min=1, max=U32_MAX)},
+    ("queue-get", "do"): {"id": _U32P, "ifindex": _IFINDEX, "type": _QTYPE},
+    ("queue-get", "dump"): {"ifindex": _IFINDEX},
+    ("napi-get", "do"): {"id": _U32P},
+    ("napi-get", "dump"): {"ifindex": _IFINDEX},
+    ("qstats-get", "dump"): {"ifindex": _IFINDEX, "scope": Policy("uint", mask=0x1)},
+    ("bind-rx", "do"): {"ifindex": _IFINDEX, "queues": Policy("nest", nested=QUEUE_ID_POLICY),
+                        "fd": _U32P},
+    ("napi-set", "do"): {"id": _U32P, "defer-hard-irqs": Policy("u32", max=S32_MAX),
+                         "gro-flush-timeout": Policy("uint"),
+                         "irq-suspend-timeout": Policy("uint"),
+                         "threaded": Policy("u32", max=1)},
+    ("bind-tx", "do"): {"ifindex": _IFINDEX, "fd": _U32P},
 }
+# (op, "do"|"dump") -> (maxattr, {attr id: Policy}), as CTRL_CMD_GETPOLICY reports it
+_POLICIES_618: dict[tuple[str, str], tuple[int, dict[int, Policy]]] = {
+    k: _by_id(_OPS_618[k[0]][1], v) for k, v in _REQUESTS_618.items()}
 _OPS_612 = {k: v for k, v in _OPS_618.items() if k not in ("napi-set", "bind-tx")}
+
+#: every command id of netdev.yaml (``enum netdev_cmd`` of ``include/uapi/linux/netdev.h``),
+#: including those a kernel does not register (notifications, page-pool-stats-get here)
+SPEC_CMDS: dict[str, int] = {
+    "dev-get": 1, "dev-add-ntf": 2, "dev-del-ntf": 3, "dev-change-ntf": 4,
+    "page-pool-get": 5, "page-pool-add-ntf": 6, "page-pool-del-ntf": 7,
+    "page-pool-change-ntf": 8, "page-pool-stats-get": 9, "queue-get": 10, "napi-get": 11,
+    "qstats-get": 12, "bind-rx": 13, "napi-set": 14, "bind-tx": 15,
+}
+# notifications: name -> (attribute set, multicast group); the same in 6.12 and 6.18
+_NTFS = {
+    "dev-add-ntf": ("dev", "mgmt"), "dev-del-ntf": ("dev", "mgmt"),
+    "dev-change-ntf": ("dev", "mgmt"),
+    "page-pool-add-ntf": ("page-pool", "page-pool"),
+    "page-pool-del-ntf": ("page-pool", "page-pool"),
+    "page-pool-change-ntf": ("page-pool", "page-pool"),
+}
 _POLICIES_612 = {k: v for k, v in _POLICIES_618.items() if k[0] in _OPS_612}
 
 
@@ -214,6 +286,21 @@ class OpSpec:
 
 
 @dataclass(frozen=True)
+class NtfSpec:
+    """One notification (``notify:`` / ``event:`` in the spec): command id, attribute set, and
+    the multicast group it goes to. Not a registered op (nlctrl does not list it)."""
+
+    name: str
+    cmd: int
+    attr_set: str
+    mcgrp: str
+
+
+#: the netdev notifications, as ``netdev-genl.c`` and ``page_pool_user.c`` send them
+NTFS: tuple[NtfSpec, ...] = tuple(NtfSpec(n, SPEC_CMDS[n], a, g) for n, (a, g) in _NTFS.items())
+
+
+@dataclass(frozen=True)
 class Family:
     """A generic netlink family: name, id, version, ops, multicast groups, policies."""
 
@@ -225,6 +312,7 @@ class Family:
     policies: Mapping[tuple[str, str], tuple[int, Mapping[int, Policy]]] = field(repr=False)
     maxattr: int = 0
     hdrsize: int = 0
+    ntfs: tuple[NtfSpec, ...] = ()
 
     def op(self, name: str) -> OpSpec:
         for o in self.ops:
@@ -241,13 +329,26 @@ class Family:
     def policy(self, op: str, kind: str) -> tuple[int, Mapping[int, Policy]] | None:
         return self.policies.get((op, kind))
 
+    def ntf(self, name: str) -> NtfSpec:
+        for n in self.ntfs:
+            if n.name == name:
+                return n
+        raise KeyError(f"family {self.name!r} has no notification {name!r}")
+
+    def mcgrp_id(self, name: str) -> int:
+        """The multicast group id (what ``NETLINK_ADD_MEMBERSHIP`` takes) of group ``name``."""
+        for n, gid in self.mcgrps:
+            if n == name:
+                return gid
+        raise KeyError(f"family {self.name!r} has no multicast group {name!r}")
+
 
 def netdev_family(version: str = "6.18") -> Family:
     """The netdev family as the kernel ``version`` ("6.18" or "6.12") registers it."""
     ops, pol = (_OPS_612, _POLICIES_612) if version == "6.12" else (_OPS_618, _POLICIES_618)
     return Family("netdev", NETDEV_FAMILY_ID, 1,
                   tuple(OpSpec(n, *v) for n, v in ops.items()),
-                  (("mgmt", 4), ("page-pool", 5)), pol)
+                  (("mgmt", 4), ("page-pool", 5)), pol, ntfs=NTFS)
 
 
 #: the controller family, as much as ``CTRL_CMD_GETFAMILY`` reports (net/netlink/genetlink.c)
@@ -281,6 +382,8 @@ def _encode_scalar(spec: AttrSpec, value: Any) -> bytes:
         value = _enum_value(spec, value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an int, got {type(value).__name__}")
+    if spec.type == "u16":
+        return _U16.pack(value)
     if spec.type == "u32":
         return _U32.pack(value)
     if spec.type in ("u64",):
@@ -295,8 +398,10 @@ def _encode_scalar(spec: AttrSpec, value: Any) -> bytes:
 def encode(attr_set: str, attrs: Mapping[str, Any], *, nest_flag: bool = True) -> bytes:
     """Encode ``{name: value}`` with the types of ``attr_set`` (in the dict's order).
 
-    Nests get ``NLA_F_NESTED`` (as libynl and pyynl send them; the kernel's strict
-    validation insists on it). A ``multi`` attribute takes a list and repeats.
+    Nests get ``NLA_F_NESTED`` (as libynl and pyynl send them, and ``nla_nest_start`` puts
+    them; the kernel's strict validation insists on it) unless ``nest_flag`` is False (nlctrl
+    builds its nests with ``nla_nest_start_noflag``). A ``multi`` attribute takes a list and
+    repeats; an ``indexed-array`` takes a list and nests entry ``i`` as type ``i + 1``.
 
     Raises
     ------
@@ -310,9 +415,17 @@ def encode(attr_set: str, attrs: Mapping[str, Any], *, nest_flag: bool = True) -
             raise KeyError(f"{name!r} is not an attribute of {attr_set!r} "
                            f"(known: {', '.join(specs)})")
         spec = specs[name]
+        if spec.type == "indexed-array":
+            out += wire.pack_attr(spec.id, b"".join(
+                wire.pack_attr(i + 1, encode(spec.nested, v, nest_flag=nest_flag),
+                               nested=nest_flag) for i, v in enumerate(value)),
+                nested=nest_flag)
+            continue
         values = value if spec.multi else [value]
         for v in values:
-            if spec.type == "nest":
+            if spec.type == "nest" and spec.nested is None:
+                out += wire.pack_attr(spec.id, bytes(v), nested=nest_flag)
+            elif spec.type == "nest":
                 out += wire.pack_attr(spec.id, encode(spec.nested, v, nest_flag=nest_flag),
                                       nested=nest_flag)
             elif spec.type == "string":
@@ -323,7 +436,9 @@ def encode(attr_set: str, attrs: Mapping[str, Any], *, nest_flag: bool = True) -
 
 
 def _decode_scalar(spec: AttrSpec, a: wire.Attr) -> Any:
-    if spec.type == "u32":
+    if spec.type == "u16":
+        v = a.u16()
+    elif spec.type == "u32":
         v = a.u32()
     elif spec.type == "u64":
         v = a.u64()
@@ -354,7 +469,12 @@ def decode(attr_set: str, data: bytes) -> dict[str, Any]:
         name, spec = specs[a.type]
         if spec.type == "pad":
             continue
-        value = decode(spec.nested, a.payload) if spec.type == "nest" else _decode_scalar(spec, a)
+        if spec.type == "indexed-array":
+            value = [decode(spec.nested, e.payload) for e in wire.iter_attrs(a.payload)]
+        elif spec.type == "nest" and spec.nested is not None:
+            value = decode(spec.nested, a.payload)
+        else:
+            value = _decode_scalar(spec, a)
         if spec.multi:
             out.setdefault(name, []).append(value)
         else:
@@ -384,19 +504,9 @@ def policy_extack(p: Policy) -> bytes:
 
 def ctrl_family_attrs(fam: Family) -> bytes:
     """The attributes of a ``CTRL_CMD_NEWFAMILY`` reply, in ``ctrl_fill_info`` order."""
-    ops = b"".join(
-        wire.pack_attr(i + 1, wire.pack_attr(1, _U32.pack(o.cmd))
-                       + wire.pack_attr(2, _U32.pack(o.ctrl_flags)))
-        for i, o in enumerate(fam.ops))
-    grps = b"".join(
-        wire.pack_attr(i + 1, wire.pack_attr(2, _U32.pack(gid))
-                       + wire.pack_attr(1, name.encode() + b"\0"))
-        for i, (name, gid) in enumerate(fam.mcgrps))
-    return (wire.pack_attr(2, fam.name.encode() + b"\0")  # CTRL_ATTR_FAMILY_NAME
-            + wire.pack_attr(1, _U16.pack(fam.id))  # CTRL_ATTR_FAMILY_ID
-            + wire.pack_attr(3, _U32.pack(fam.version))  # CTRL_ATTR_VERSION
-            + wire.pack_attr(4, _U32.pack(fam.hdrsize))  # CTRL_ATTR_HDRSIZE
-            + wire.pack_attr(5, _U32.pack(fam.maxattr))  # CTRL_ATTR_MAXATTR
-            + wire.pack_attr(6, ops)  # CTRL_ATTR_OPS
-            + wire.pack_attr(7, grps))  # CTRL_ATTR_MCAST_GROUPS
-
+    return encode("ctrl", {
+        "family-name": fam.name, "family-id": fam.id, "version": fam.version,
+        "hdrsize": fam.hdrsize, "maxattr": fam.maxattr,
+        "ops": [{"id": o.cmd, "flags": o.ctrl_flags} for o in fam.ops],
+        "mcast-groups": [{"id": gid, "name": name} for name, gid in fam.mcgrps],
+    }, nest_flag=False)

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from devmem_lab import Lab, uapi
+from devmem_lab.kernel.devmem_tx import is_tx
 from devmem_lab.netlink import family as fam
 from devmem_lab.netlink import wire
 from devmem_lab.uapi import parse_cmsgs
@@ -244,6 +245,9 @@ class World:
         for bid, b in k.bindings.items():
             assert b.bound and b.id == bid
             assert bid in owners, f"binding {bid} outlived its netlink socket"
+            if is_tx(b):  # bind-tx: the whole dma-buf, no queue (devmem_tx.bind_tx)
+                assert not b.queues
+                continue
             assert b.queues, f"binding {bid} is bound to no queue"
             assert len(set(b.queues)) == len(b.queues)
             for q in b.queues:

@@ -195,3 +195,22 @@ def test_real_errors_match_the_emulator(real, nl, call):
         call(nl)
     fields = ("errno", "extack_msg", "bad_attr_offset", "missing_attr", "missing_nest")
     assert ([getattr(got.value, f) for f in fields] == [getattr(want.value, f) for f in fields])
+
+
+def test_public_get_family_and_raw_request(lab):
+    """What conformance and linux_host use instead of ynl's internals."""
+    from devmem_lab.netlink import wire
+    from devmem_lab.ynl import get_family, request
+    with lab.server.netlink() as s:
+        s.setsockopt(wire.SOL_NETLINK, wire.NETLINK_EXT_ACK, 1)
+        f = get_family(s, "netdev", seq=5)
+        assert f == {"id": 20, "version": 1,
+                     "ops": {1: 0x0e, 5: 0x0e, 10: 0x0e, 11: 0x0e, 12: 0x0c, 13: 0x0b,
+                             14: 0x0b, 15: 0x0a},
+                     "mcgrps": {"mgmt": 4, "page-pool": 5}}
+        (m,) = request(s, f["id"], 1, wire.pack_attr(1, (1).to_bytes(4, "little")), seq=6)
+        assert (m.seq, wire.parse_genl(m.payload)[0]) == (6, 1)
+        with pytest.raises(NetlinkError) as e:
+            request(s, f["id"], 1, b"", seq=7, reserved=1)
+        assert e.value.errno == errno.EINVAL
+        assert e.value.extack_msg == "genlmsghdr.reserved field is not 0"
