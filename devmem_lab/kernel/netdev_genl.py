@@ -201,6 +201,11 @@ def _uint(t: int, v: int) -> bytes:
     return _u32(t, v) if v <= 0xFFFFFFFF else _u64(t, v)
 
 
+def _ethtool_genl():  # H2 hook: kernel/ethtool_genl.py imports this module, so import late
+    from . import ethtool_genl
+    return ethtool_genl
+
+
 @dataclass
 class _Request:
     sock: NetlinkSocket
@@ -258,6 +263,8 @@ class NetdevGenl:
             message, header check, policy), EOPNOTSUPP (no such op), EPERM (admin-perm op
             without CAP_NET_ADMIN), and the handler's own errors for ``do`` requests.
         """
+        if msg.type == _ethtool_genl().FAMILY_ID:  # H2 hook: the ethtool family
+            return _ethtool_genl().rcv_msg(self, sock, msg)
         if msg.type == wire.GENL_ID_CTRL:
             family = fam.NLCTRL
         elif msg.type == self.family.id:
@@ -306,7 +313,7 @@ class NetdevGenl:
 
     # ---- nlctrl (net/netlink/genetlink.c) ----
     def _families(self) -> list[fam.Family]:
-        return [fam.NLCTRL, self.family]
+        return [fam.NLCTRL, self.family, _ethtool_genl().family(self.version.name)]  # H2 hook
 
     def _nlctrl_getfamily_do(self, req: _Request, res: DoResult) -> None:
         """``ctrl_getfamily``: by id or by name; EINVAL with neither, ENOENT if unknown."""
