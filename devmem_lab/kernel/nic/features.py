@@ -22,8 +22,16 @@ from ...errors import DevmemError
 if TYPE_CHECKING:
     from .device import NetDevice
 
-__all__ = ["DEVICE_KEYS", "NETDEV_FEATURE_COUNT", "NETDEV_FEATURES", "NEVER_CHANGE",
-           "FeatureChange", "bitmaps", "feature_index", "set_features"]
+__all__ = [
+    "DEVICE_KEYS",
+    "NETDEV_FEATURES",
+    "NETDEV_FEATURE_COUNT",
+    "NEVER_CHANGE",
+    "FeatureChange",
+    "bitmaps",
+    "feature_index",
+    "set_features",
+]
 
 #: netdev_features_strings in bit order (6.18); "" marks an unused bit
 NETDEV_FEATURES: tuple[str, ...] = (
