@@ -220,7 +220,7 @@ def decode_bitset(data: bytes) -> dict[str, Any]:
         bits: dict[str, bool] = {}
         for b in wire.iter_attrs(t[3].payload):
             bt = wire.attrs_by_type(b.payload)
-            name = bt[2].string() if 2 in bt else str(bt[1].u32())
+            name = (bt[2].string() if 2 in bt else "") or str(bt[1].u32())  # unused: index
             bits[name] = nomask or 3 in bt
         out["bits"] = bits
     else:
