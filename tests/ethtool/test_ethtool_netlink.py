@@ -293,3 +293,22 @@ def test_set_needs_cap_net_admin_get_does_not(host):
         et.rings_set("eth1", rx=512)
     assert (info.value.errno, info.value.extack_msg) == (errno.EPERM, None)
     assert host.nic.rx_ring == 1024
+
+
+def test_ncdevmem_style_setup_over_netlink_then_bind_rx(host, et):
+    """ncdevmem configures the NIC through ethtool netlink; bind-rx then sees that state."""
+    from devmem_lab.ynl import Netdev
+    fd = host.udmabuf_create(1 << 20)
+    with Netdev(host.netlink()) as nd, pytest.raises(NetlinkError) as info:
+        nd.bind_rx(2, fd, [15])  # header split still off
+    assert (info.value.errno, info.value.extack_msg) == (errno.EINVAL,
+                                                         "tcp-data-split is disabled")
+    et.rings_set("eth1", tcp_data_split="on", hds_thresh=0)
+    et.features_set("eth1", {"rx-ntuple-filter": True})
+    with Netdev(host.netlink()) as nd:
+        nd.bind_rx(2, fd, [15])
+        assert host.nic.rx_queues[15].binding is not None
+        with pytest.raises(NetlinkError):
+            et.rings_set("eth1", tcp_data_split="off")
+    et.rings_set("eth1", tcp_data_split="off")  # the binding died with its socket
+    assert "TCP data split:\t\toff\n" in host.ethtool("-g eth1")
