@@ -10,9 +10,10 @@ request handlers of ``rings.c``, ``channels.c``, ``features.c`` (+ ``bitset.c``)
 make, so both paths share one state and one set of refusals.
 
 Every errno, extack text and offset was compared with a running 6.18 kernel on ``lo``
-(``devmem_lab/conformance.py``, "ethtool netlink" scenarios). Ntuple rules
-(``ETHTOOL_SRXCLSRLINS``) and RSS changes other than RSS_SET are ioctl-only in the kernel:
-there is no netlink message for them (``ethtool -N``/``-X`` use ``SIOCETHTOOL``).
+(``docs/kernel-facts.md``, "ethtool netlink family"; the "ethtool-nl" scenarios of
+``devmem_lab/conformance.py``). Ntuple rules (``ETHTOOL_SRXCLSRLINS``) have no netlink
+message at all (``ethtool -N`` uses ``SIOCETHTOOL``); RSS_SET exists but is not emulated
+(the lab's ``ethtool -X`` uses the ioctl, as ethtool 6.15 does).
 
 Emulator choices: the other ethtool ops are listed by nlctrl (as the kernel lists them) but
 answer EOPNOTSUPP "not emulated"; ``ETHTOOL_MSG_*_NTF`` notifications on the "monitor" group
