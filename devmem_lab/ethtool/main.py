@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import DevmemError, EthtoolError
+from ..kernel import ethtool_genl
 from ..kernel.nic import features as feat
 from .internal import (
     _INT_MAX,
@@ -281,7 +282,8 @@ def _schannels(ctx: _Ctx) -> None:
     dev = _nl_device(ctx)
     offsets = _offsets(ctx.devname, [name for name, _v in args])
     try:
-        dev.set_channels(**{name: value for name, value in args})
+        if dev.set_channels(**{name: value for name, value in args}):
+            ethtool_genl.notify(ctx.kernel.genl, dev, "channels-ntf")
     except DevmemError as exc:
         _nl_kernel_error(ctx, exc, offsets)
 
@@ -339,7 +341,8 @@ def _srings(ctx: _Ctx) -> None:
         _nl_fail(ctx, errno.EINVAL, "Unknown attribute type", offsets["hds-thresh"])
     dev = _nl_device(ctx)
     try:
-        dev.set_rings(**{name.replace("-", "_"): value for name, value in args})
+        if dev.set_rings(**{name.replace("-", "_"): value for name, value in args}):
+            ethtool_genl.notify(ctx.kernel.genl, dev, "rings-ntf")
     except DevmemError as exc:
         _nl_kernel_error(ctx, exc, offsets)
 
@@ -467,6 +470,8 @@ def _sfeatures(ctx: _Ctx) -> None:
         change = feat.set_features(dev, value, mask)
     except DevmemError as exc:
         _nl_fail(ctx, exc.errno, exc.strerror)
+    if change.changed:
+        ethtool_genl.notify(ctx.kernel.genl, dev, "features-ntf")
     changes = []
     for name in names:  # show_feature_changes: wanted-vs-result, then old-vs-new
         bit = 1 << feat.feature_index(name)

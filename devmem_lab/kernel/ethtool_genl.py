@@ -15,10 +15,14 @@ Every errno, extack text and offset was compared with a running 6.18 kernel on `
 message at all (``ethtool -N`` uses ``SIOCETHTOOL``); RSS_SET exists but is not emulated
 (the lab's ``ethtool -X`` uses the ioctl, as ethtool 6.15 does).
 
+A SET that changed something builds the ``ETHTOOL_MSG_*_NTF`` that ``ethtool_notify``
+multicasts on "monitor" (:func:`notify`, also called by ``ethtool -G/-L/-K``); it is handed to
+``genl.multicast(group, message)`` when the netlink layer offers one (delivery belongs to
+``af_netlink``), else dropped, as with no listener.
+
 Emulator choices: the other ethtool ops are listed by nlctrl (as the kernel lists them) but
-answer EOPNOTSUPP "not emulated"; ``ETHTOOL_MSG_*_NTF`` notifications on the "monitor" group
-are not sent (multicast delivery is not emulated by ``af_netlink``); RSS_GET reports no
-flow-hash nest; dumps are a snapshot taken when requested.
+answer EOPNOTSUPP "not emulated"; RSS_GET reports no flow-hash nest; dumps are a snapshot
+taken when requested.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
     from .netdev_genl import NetdevGenl
     from .nic.device import NetDevice
 
-__all__ = ["FAMILY_ID", "family", "rcv_msg"]
+__all__ = ["FAMILY_ID", "family", "notify", "rcv_msg"]
 
 FAMILY_ID = efam.ETHTOOL_FAMILY_ID
 _FAMILIES = {v: efam.ethtool_family(v) for v in ("6.18", "6.12")}
@@ -141,8 +145,9 @@ class _Req:
     flags: int = 0
 
     def reply(self, cmd: str, body: bytes, multi: bool = False) -> bytes:
+        portid = self.sock.portid if self.sock is not None else 0
         return wire.pack_genlmsg(FAMILY_ID, wire.NLM_F_MULTI if multi else 0, self.msg.seq,
-                                 self.sock.portid, efam.REPLY[cmd], 1, body)
+                                 portid, efam.REPLY[cmd], 1, body)
 
 
 def rcv_msg(genl: NetdevGenl, sock: NetlinkSocket, msg: wire.NlMsg) -> DoResult | DumpResult:
@@ -219,6 +224,26 @@ def _reply_header(dev: NetDevice) -> bytes:
     """``ethnl_fill_reply_header``: a nest of DEV_INDEX and DEV_NAME."""
     return wire.pack_attr(1, wire.pack_attr(1, _U32.pack(dev.ifindex))
                           + wire.pack_attr(2, dev.name.encode() + b"\0"), nested=True)
+
+
+_NTF_FILL = {"rings-ntf": "rings-get", "channels-ntf": "channels-get",
+             "features-ntf": "features-get"}
+
+
+def notify(genl: NetdevGenl, dev: NetDevice, what: str) -> bytes | None:
+    """``ethtool_notify`` / ``ethnl_default_notify``: the GET reply of ``dev`` sent as
+    ``what`` ("rings-ntf", "channels-ntf", "features-ntf"; seq and port id 0, verbose
+    bitsets) to the "monitor" group. Returns the message."""
+    out: list[bytes] = []
+    req = _Req(None, wire.NlMsg(0, 0, 0, 0, b"", 0), what, {}, dev)  # type: ignore[arg-type]
+    _HANDLERS[_NTF_FILL[what]](genl, req, out, True)
+    m = out[0]
+    msg = (wire.NLMSGHDR.pack(len(m), FAMILY_ID, 0, 0, 0)
+           + bytes([efam.REPLY[what]]) + m[wire.NLMSGHDR.size + 1:])
+    send = getattr(genl, "multicast", None)
+    if send is not None:
+        send(efam.MONITOR_GROUP_ID, msg)
+    return msg
 
 
 def _req_header(req: _Req) -> None:
@@ -300,9 +325,11 @@ def _rings_set(genl: NetdevGenl, req: _Req, out: list, dump: bool) -> None:
     try:
         if "rings" in dev.ethtool_ops:
             _ops_begin(dev)
-        dev.set_rings(**args)
+        changed = dev.set_rings(**args)
     except DevmemError as e:
         raise _kernel_error(e, _RINGS_ATTRS, tb) from None
+    if changed:
+        notify(genl, dev, "rings-ntf")
 
 
 # ---- channels.c -------------------------------------------------------------------------------
@@ -333,9 +360,11 @@ def _channels_set(genl: NetdevGenl, req: _Req, out: list, dump: bool) -> None:
     try:
         if "channels" in dev.ethtool_ops:
             _ops_begin(dev)
-        dev.set_channels(**args)
+        changed = dev.set_channels(**args)
     except DevmemError as e:
         raise _kernel_error(e, _CHANNELS_ATTRS, tb) from None
+    if changed:
+        notify(genl, dev, "channels-ntf")
 
 
 # ---- bitset.c ---------------------------------------------------------------------------------
@@ -471,6 +500,8 @@ def _features_set(genl: NetdevGenl, req: _Req, out: list, dump: bool) -> None:
         out.append(req.reply("features-set", _reply_header(dev)
                              + put_bitset(3, change.wanted, change.wanted_mask, compact)
                              + put_bitset(4, change.active, change.active_mask, compact)))
+    if change.changed:  # netdev_features_change -> NETDEV_FEAT_CHANGE
+        notify(genl, dev, "features-ntf")
 
 
 # ---- rss.c ------------------------------------------------------------------------------------

@@ -312,3 +312,34 @@ def test_ncdevmem_style_setup_over_netlink_then_bind_rx(host, et):
             et.rings_set("eth1", tcp_data_split="off")
     et.rings_set("eth1", tcp_data_split="off")  # the binding died with its socket
     assert "TCP data split:\t\toff\n" in host.ethtool("-g eth1")
+
+
+# ---- notifications (ethtool_notify on "monitor") -------------------------------------------------
+@pytest.fixture
+def heard(host):
+    """What the netlink layer would multicast: ``genl.multicast(group, msg)`` calls."""
+    out: list[tuple[int, w.NlMsg]] = []
+    host.kernel.genl.multicast = lambda group, msg: out.append((group, *w.iter_msgs(msg)))
+    return out
+
+
+def test_a_change_notifies_the_monitor_group_with_the_get_body(host, et, heard):
+    et.rings_set("eth1", rx=2048)
+    host.ethtool("-G eth1 tcp-data-split on")
+    host.ethtool("-L eth1 combined 8")
+    et.features_set("eth1", {"rx-ntuple-filter": True})
+    assert [(g, m.type, m.flags, m.seq, m.pid, w.parse_genl(m.payload)[0]) for g, m in heard] \
+        == [(6, FID, 0, 0, 0, c) for c in (17, 17, 19, 13)]  # RINGS/CHANNELS/FEATURES_NTF
+    ntf = efam.decode("rings", w.parse_genl(heard[1][1].payload)[2])
+    assert ntf == et.rings_get("eth1") and ntf["tcp-data-split"] == "on"
+    bits = efam.decode("features", w.parse_genl(heard[3][1].payload)[2])["active"]["bits"]
+    assert bits["rx-ntuple-filter"] is True  # verbose bitsets, as ethnl_default_notify sends
+
+
+def test_no_change_no_notification(host, et, heard):
+    et.rings_set("eth1", rx=1024)
+    host.ethtool("-L eth1 combined 16")
+    et.features_set("eth1", {"highdma": False})  # fixed: nothing changes
+    with pytest.raises(NetlinkError):
+        et.rings_set("eth1", rx=99999)
+    assert heard == []
