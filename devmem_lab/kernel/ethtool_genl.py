@@ -22,7 +22,8 @@ multicasts on "monitor" (:func:`notify`, also called by ``ethtool -G/-L/-K``); i
 
 Emulator choices: the other ethtool ops are listed by nlctrl (as the kernel lists them) but
 answer EOPNOTSUPP "not emulated"; RSS_GET reports no flow-hash nest; dumps are a snapshot
-taken when requested.
+taken when requested; on a device that is gone (``present`` False) RINGS/CHANNELS_SET answer
+ENODEV before the driver-support checks (the kernel runs ``set_validate`` first).
 """
 
 from __future__ import annotations
