@@ -73,7 +73,7 @@ class Scenario:
     """
 
     name: str
-    group: str  # "bind-rx", "netdev", "dump", "sockopt", "recvmsg", "tx", "ethtool"
+    group: str  # "bind-rx", "netdev", "dump", "sockopt", "recvmsg", "tx", "ethtool", "ethtool-nl"
     what: str
     run: Callable[[Any], Outcome]
     needs_admin: bool = False
@@ -1028,8 +1028,9 @@ def _run_unprivileged(fn: Callable[[Any], Any], host: Any) -> Any:
     raise NetlinkError(getattr(errno, out[1]), out[2], out[3], out[4])
 
 
-def run_all(host: Any, scenarios: Iterable[Scenario] = SCENARIOS) -> dict[str, Outcome | str]:
+def run_all(host: Any, scenarios: Iterable[Scenario] | None = None) -> dict[str, Outcome | str]:
     """Outcome of every scenario on ``host``; on a real kernel a skip reason where it can't run."""
+    scenarios = SCENARIOS if scenarios is None else scenarios  # read late: sections append
     out: dict[str, Outcome | str] = {}
     emulated = is_emulated(host)
     reasons: dict[tuple, str | None] = {}  # asked once per distinct set of needs
@@ -1042,9 +1043,10 @@ def run_all(host: Any, scenarios: Iterable[Scenario] = SCENARIOS) -> dict[str, O
 
 
 def compare(emulated: dict[str, Outcome | str], kernel: dict[str, Outcome | str],
-            scenarios: Iterable[Scenario] = SCENARIOS):
+            scenarios: Iterable[Scenario] | None = None):
     """Side-by-side DataFrame: scenario, group, emulator, kernel, agree ("yes"/"NO"/"skipped")."""
     import pandas as pd
+    scenarios = SCENARIOS if scenarios is None else scenarios
     rows = []
     for scn in scenarios:
         e, k = emulated.get(scn.name), kernel.get(scn.name)
@@ -1121,3 +1123,249 @@ NTF_SCENARIOS: tuple[Scenario, ...] = (
     _s(join_group_beyond_ngroups, "netdev"),
     _s(join_group_short_optval, "netdev"),
 )
+
+# ==== ethtool netlink: the ethtool generic-netlink family on lo ================================
+# Raw requests and the ynl_ethtool client against lo (ifindex 1) or a device that does not
+# exist; SETs either fail or name only bits lo cannot change, so nothing on the host changes.
+# The family's id and multicast group ids depend on boot order, so they are left out.
+from . import ynl_ethtool  # this section is appended: its imports are here
+from .netlink import ethtool_family as efam
+
+
+def _ethtool_request(host: Any, op: str, attrs: bytes, *, dump: bool = False,
+                     attr_set: str = "rings") -> list[dict]:
+    """Raw attribute bytes as an ethtool request (``NETLINK_EXT_ACK`` on); decoded replies."""
+    with contextlib.closing(host.netlink()) as sock:
+        sock.setsockopt(wire.SOL_NETLINK, wire.NETLINK_EXT_ACK, 1)
+        fid = ynl.resolve_family(sock, "ethtool")
+        flags = wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else wire.NLM_F_ACK)
+        sock.send(wire.pack_nlmsg(fid, flags, 2, 0, wire.GENLMSGHDR.pack(efam.MSG[op], 1, 0)
+                                  + attrs))
+        return [efam.decode(attr_set, wire.parse_genl(m.payload)[2])
+                for m in ynl._replies(sock, 2, dump=dump)]
+
+
+def _eth(host: Any):
+    return contextlib.closing(ynl_ethtool.Ethtool(host.netlink()))
+
+
+def _hdr(*attrs: bytes) -> bytes:
+    return wire.pack_attr(1, b"".join(attrs), nested=True)
+
+
+def _name(t: int, name: str) -> bytes:
+    return wire.pack_attr(t, name.encode() + b"\0")
+
+
+_LO = _hdr(_u32(1, 1))
+
+
+def ethtool_nl_family(host):
+    """nlctrl GETFAMILY "ethtool": version, op flags, multicast group names."""
+    with contextlib.closing(host.netlink()) as sock:
+        sock.send(wire.pack_genlmsg(wire.GENL_ID_CTRL, wire.NLM_F_REQUEST | wire.NLM_F_ACK, 1, 0,
+                                    3, 1, _name(2, "ethtool")))
+        a = wire.attrs_by_type(wire.parse_genl(ynl._replies(sock, 1, dump=False)[0].payload)[2])
+    ops = {}
+    for o in wire.iter_attrs(a[6].payload):
+        t = wire.attrs_by_type(o.payload)
+        ops[t[1].u32()] = t[2].u32()
+    groups = [wire.attrs_by_type(g.payload)[1].string() for g in wire.iter_attrs(a[7].payload)]
+    return {"version": a[3].u32(), "hdrsize": a[4].u32(), "maxattr": a[5].u32(),
+            "ops": {str(k): hex(v) for k, v in sorted(ops.items())}, "groups": groups}
+
+
+def ethtool_nl_rings_get_lo(host):
+    """RINGS_GET on lo: no get_ringparam, EOPNOTSUPP without extack."""
+    with _eth(host) as et:
+        return et.rings_get(1)
+
+
+def ethtool_nl_rings_get_by_name_lo(host):
+    """RINGS_GET on lo named in the header (DEV_NAME "lo"): the same EOPNOTSUPP."""
+    with _eth(host) as et:
+        return et.rings_get("lo")
+
+
+def ethtool_nl_rings_set_lo(host):
+    """RINGS_SET rx 512 on lo: set_validate finds no ring ops, EOPNOTSUPP."""
+    with _eth(host) as et:
+        return et.rings_set(1, rx=512)
+
+
+def ethtool_nl_rings_set_lo_hds_thresh(host):
+    """RINGS_SET hds-thresh 0 on lo: "setting hds-thresh is not supported" at the attribute."""
+    with _eth(host) as et:
+        return et.rings_set(1, hds_thresh=0)
+
+
+def ethtool_nl_rings_set_lo_tcp_data_split(host):
+    """RINGS_SET tcp-data-split on for lo: "setting TCP data split is not supported"."""
+    with _eth(host) as et:
+        return et.rings_set(1, tcp_data_split="on")
+
+
+def ethtool_nl_rings_set_tcp_data_split_3(host):
+    """tcp-data-split 3 (above ENABLED): the policy's ERANGE, before the device is looked at."""
+    with _eth(host) as et:
+        return et.rings_set(1, tcp_data_split=3)
+
+
+def ethtool_nl_rings_set_hds_thresh_max(host):
+    """hds-thresh-max is reply-only: "Unsupported attribute" (RINGS_SET's maxattr is 18)."""
+    return _ethtool_request(host, "rings-set", _LO + _u32(18, 1))
+
+
+def ethtool_nl_rings_get_no_header(host):
+    """RINGS_GET without a header: EINVAL naming the missing attribute (header, 1)."""
+    return _ethtool_request(host, "rings-get", b"")
+
+
+def ethtool_nl_rings_get_no_such_ifindex(host):
+    """Header with an ifindex no device has: ENODEV "no device matches ifindex"."""
+    return _ethtool_request(host, "rings-get", _hdr(_u32(1, _missing_ifindex(host))))
+
+
+def ethtool_nl_rings_get_no_such_name(host):
+    """Header with a name no device has: ENODEV "no device matches name"."""
+    return _ethtool_request(host, "rings-get", _hdr(_name(2, "nosuchdev0")))
+
+
+def ethtool_nl_rings_get_index_name_mismatch(host):
+    """ifindex 1 with another name: ENODEV "ifindex and name do not match" at the header."""
+    return _ethtool_request(host, "rings-get", _hdr(_u32(1, 1), _name(2, "nosuchdev0")))
+
+
+def ethtool_nl_rings_get_empty_header(host):
+    """An empty header: EINVAL "neither ifindex nor name specified"."""
+    return _ethtool_request(host, "rings-get", _hdr())
+
+
+def ethtool_nl_rings_get_header_flags_4(host):
+    """Header flags bit 2 (only COMPACT_BITSETS and OMIT_REPLY exist here): "reserved bit set"."""
+    return _ethtool_request(host, "rings-get", _hdr(_u32(1, 1), _u32(3, 4)))
+
+
+def ethtool_nl_rings_get_header_not_nested(host):
+    """The header without NLA_F_NESTED: strict validation refuses it."""
+    return _ethtool_request(host, "rings-get", wire.pack_attr(1, _u32(1, 1)))
+
+
+def ethtool_nl_rings_get_unknown_attr(host):
+    """An attribute above RINGS_GET's maxattr (1): "Unknown attribute type"."""
+    return _ethtool_request(host, "rings-get", _LO + _u32(2, 1))
+
+
+def ethtool_nl_rings_dump_missing_device(host):
+    """A RINGS_GET dump whose header names no device: ENODEV in the ack, not in NLMSG_DONE."""
+    return _ethtool_request(host, "rings-get", _hdr(_u32(1, _missing_ifindex(host))),
+                            dump=True)
+
+
+def ethtool_nl_channels_get_lo(host):
+    """CHANNELS_GET on lo: no get_channels, EOPNOTSUPP."""
+    with _eth(host) as et:
+        return et.channels_get(1)
+
+
+def ethtool_nl_channels_set_lo(host):
+    """CHANNELS_SET combined 2 on lo: EOPNOTSUPP."""
+    with _eth(host) as et:
+        return et.channels_set(1, combined_count=2)
+
+
+def ethtool_nl_rss_get_lo(host):
+    """RSS_GET on lo: no RSS ops, EOPNOTSUPP."""
+    with _eth(host) as et:
+        return et.rss_get(1)
+
+
+def ethtool_nl_features_get_lo(host):
+    """FEATURES_GET on lo, verbose bitsets: hw, wanted, active and nochange by name."""
+    with _eth(host) as et:
+        return et.features_get(1)
+
+
+def ethtool_nl_features_get_lo_compact(host):
+    """FEATURES_GET on lo with ETHTOOL_FLAG_COMPACT_BITSETS: the same as bit masks."""
+    with _eth(host) as et:
+        return et.features_get("lo", compact=True)
+
+
+def ethtool_nl_features_set_lo_fixed(host):
+    """FEATURES_SET tx-scatter-gather off on lo (fixed): nothing changes, the reply says so."""
+    with _eth(host) as et:
+        return et.features_set(1, {"tx-scatter-gather": False})
+
+
+def ethtool_nl_features_set_bad_name(host):
+    """FEATURES_SET of a name the kernel does not know: EOPNOTSUPP "bit name not found"."""
+    with _eth(host) as et:
+        return et.features_set(1, {"no-such-feature": True})
+
+
+def ethtool_nl_features_set_never_change(host):
+    """FEATURES_SET of vlan-challenged (NETIF_F_NEVER_CHANGE): "attempt to change non-ethtool
+    features"."""
+    with _eth(host) as et:
+        return et.features_set(1, {"vlan-challenged": True})
+
+
+def ethtool_nl_features_set_no_wanted(host):
+    """FEATURES_SET without a WANTED bitset: EINVAL, no extack."""
+    return _ethtool_request(host, "features-set", _LO, attr_set="features")
+
+
+def ethtool_nl_features_set_compact_no_size(host):
+    """A compact WANTED bitset without SIZE: "missing size in compact bitset" at the nest."""
+    bitset = wire.pack_attr(4, bytes(4)) + wire.pack_attr(5, bytes(4))
+    return _ethtool_request(host, "features-set", _LO + wire.pack_attr(3, bitset, nested=True),
+                            attr_set="features")
+
+
+def ethtool_nl_rings_set_unprivileged(host):
+    """RINGS_SET without CAP_NET_ADMIN: EPERM (GENL_UNS_ADMIN_PERM) before anything else."""
+    if is_emulated(host):
+        from .kernel.af_netlink import NetlinkSocket
+        with contextlib.closing(ynl_ethtool.Ethtool(
+                NetlinkSocket(host.kernel, host.dmabufs, cap_net_admin=False))) as et:
+            return et.rings_set(1, rx=512)
+    return _run_unprivileged(ethtool_nl_rings_set_lo, host)
+
+
+def _nl(fn: Callable, *, admin: bool = False) -> Scenario:
+    doc = (fn.__doc__ or "").strip().split("\n")[0]
+    return Scenario(fn.__name__.replace("_", "-"), "ethtool-nl", doc, fn, admin, "rings")
+
+
+ETHTOOL_NL_SCENARIOS: tuple[Scenario, ...] = (
+    _nl(ethtool_nl_family),
+    _nl(ethtool_nl_rings_get_lo),
+    _nl(ethtool_nl_rings_get_by_name_lo),
+    _nl(ethtool_nl_rings_set_lo, admin=True),
+    _nl(ethtool_nl_rings_set_lo_hds_thresh, admin=True),
+    _nl(ethtool_nl_rings_set_lo_tcp_data_split, admin=True),
+    _nl(ethtool_nl_rings_set_tcp_data_split_3, admin=True),
+    _nl(ethtool_nl_rings_set_hds_thresh_max, admin=True),
+    _nl(ethtool_nl_rings_get_no_header),
+    _nl(ethtool_nl_rings_get_no_such_ifindex),
+    _nl(ethtool_nl_rings_get_no_such_name),
+    _nl(ethtool_nl_rings_get_index_name_mismatch),
+    _nl(ethtool_nl_rings_get_empty_header),
+    _nl(ethtool_nl_rings_get_header_flags_4),
+    _nl(ethtool_nl_rings_get_header_not_nested),
+    _nl(ethtool_nl_rings_get_unknown_attr),
+    _nl(ethtool_nl_rings_dump_missing_device),
+    _nl(ethtool_nl_channels_get_lo),
+    _nl(ethtool_nl_channels_set_lo, admin=True),
+    _nl(ethtool_nl_rss_get_lo),
+    _nl(ethtool_nl_features_get_lo),
+    _nl(ethtool_nl_features_get_lo_compact),
+    _nl(ethtool_nl_features_set_lo_fixed, admin=True),
+    _nl(ethtool_nl_features_set_bad_name, admin=True),
+    _nl(ethtool_nl_features_set_never_change, admin=True),
+    _nl(ethtool_nl_features_set_no_wanted, admin=True),
+    _nl(ethtool_nl_features_set_compact_no_size, admin=True),
+    _nl(ethtool_nl_rings_set_unprivileged),
+)
+SCENARIOS = SCENARIOS + ETHTOOL_NL_SCENARIOS

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import DevmemError, EthtoolError
+from ..kernel import ethtool_genl
+from ..kernel.nic import features as feat
 from .internal import (
     _INT_MAX,
     _bad_args,
@@ -280,7 +282,8 @@ def _schannels(ctx: _Ctx) -> None:
     dev = _nl_device(ctx)
     offsets = _offsets(ctx.devname, [name for name, _v in args])
     try:
-        dev.set_channels(**{name: value for name, value in args})
+        if dev.set_channels(**{name: value for name, value in args}):
+            ethtool_genl.notify(ctx.kernel.genl, dev, "channels-ntf")
     except DevmemError as exc:
         _nl_kernel_error(ctx, exc, offsets)
 
@@ -338,7 +341,8 @@ def _srings(ctx: _Ctx) -> None:
         _nl_fail(ctx, errno.EINVAL, "Unknown attribute type", offsets["hds-thresh"])
     dev = _nl_device(ctx)
     try:
-        dev.set_rings(**{name.replace("-", "_"): value for name, value in args})
+        if dev.set_rings(**{name.replace("-", "_"): value for name, value in args}):
+            ethtool_genl.notify(ctx.kernel.genl, dev, "rings-ntf")
     except DevmemError as exc:
         _nl_kernel_error(ctx, exc, offsets)
 
@@ -387,7 +391,6 @@ _OTHER_FEATURES = (
     "tls-hw-record", "rx-gro-list", "macsec-hw-offload", "rx-udp-gro-forwarding",
     "hsr-tag-ins-offload", "hsr-tag-rm-offload", "hsr-fwd-offload", "hsr-dup-offload",
 )
-_NEVER_CHANGE = frozenset({"vlan-challenged"})  # NETIF_F_NEVER_CHANGE
 
 
 def _feature_key(kernel_name: str) -> str:
@@ -455,24 +458,30 @@ def _sfeatures(ctx: _Ctx) -> None:
             pos += 4 + 4 + _align4(len(target.encode()) + 1) + (4 if value else 0)
         argv = argv[2:]
     dev = _nl_device(ctx)
-    for target, _value, offset in requests:  # ethnl_parse_bitset
-        if target not in names:
-            _nl_fail(ctx, errno.EOPNOTSUPP, "bit name not found", offset)
-    if any(t in _NEVER_CHANGE for t, _v, _o in requests):
-        _nl_fail(ctx, errno.EINVAL, "attempt to change non-ethtool features")
-    wanted = {t: v for t, v, _o in requests}
-    old = {n: dev.features[_feature_key(n)] for n in names}
-    for target, value in wanted.items():
-        dev.set_feature(_feature_key(target), value)
-    new = {n: dev.features[_feature_key(n)] for n in names}
+    value = mask = 0
+    for target, on, offset in requests:  # ethnl_parse_bitset (a list bitset with a mask)
+        try:
+            bit = 1 << feat.feature_index(target)
+        except DevmemError as exc:
+            _nl_fail(ctx, exc.errno, exc.strerror, offset)
+        mask |= bit
+        value = value | bit if on else value & ~bit
+    try:  # the kernel side, shared with ETHTOOL_MSG_FEATURES_SET (kernel/ethtool_genl.py)
+        change = feat.set_features(dev, value, mask)
+    except DevmemError as exc:
+        _nl_fail(ctx, exc.errno, exc.strerror)
+    if change.changed:
+        ethtool_genl.notify(ctx.kernel.genl, dev, "features-ntf")
     changes = []
-    for name in names:  # kernel replies with wanted-vs-result and old-vs-new diffs
-        if name in wanted and wanted[name] != new[name]:
-            changes.append(f"{name}: {'on' if new[name] else 'off'} "
-                           f"[requested {'on' if wanted[name] else 'off'}]")
-        elif old[name] != new[name]:
-            state = "on" if new[name] else "off"
-            changes.append(f"{name}: {state}" + ("" if name in wanted else " [not requested]"))
+    for name in names:  # show_feature_changes: wanted-vs-result, then old-vs-new
+        bit = 1 << feat.feature_index(name)
+        now = dev.features[_feature_key(name)]
+        if change.wanted_mask & bit:
+            changes.append(f"{name}: {'on' if now else 'off'} "
+                           f"[requested {'on' if change.wanted & bit else 'off'}]")
+        elif change.active_mask & bit:
+            changes.append(f"{name}: {'on' if now else 'off'}"
+                           + ("" if mask & bit else " [not requested]"))
     if changes:
         term.out("Actual changes:\n" + "\n".join(changes) + "\n")
 

@@ -241,6 +241,8 @@ class GenlFamilyOps:
     family: fam.Family
     strict = True
     dump_flags = 0
+    #: set by a family that parses its requests itself (``(sock, msg) -> result``)
+    rcv_msg: Callable | None = None
 
     def __init__(self, genl: NetdevGenl) -> None:
         self.genl = genl
@@ -325,6 +327,8 @@ class NetdevGenl:
         ops = next((f for f in self.families if f.family.id == msg.type), None)
         if ops is None:
             raise GenlError(errno.ENOENT)
+        if ops.rcv_msg is not None:  # a family with its own parse (ethtool: ethnl policies)
+            return ops.rcv_msg(sock, msg)
         family = ops.family
         if len(msg.payload) < wire.GENL_HDRLEN + family.hdrsize:
             raise GenlError(errno.EINVAL)
@@ -771,4 +775,5 @@ def family_ops() -> tuple[type[GenlFamilyOps], ...]:
 
     One line per family: a new family is a :class:`GenlFamilyOps` subclass added here.
     """
-    return (NlctrlOps, NetdevOps)
+    from .ethtool_genl import EthtoolOps  # it builds on this module: imported here, not above
+    return (NlctrlOps, NetdevOps, EthtoolOps)

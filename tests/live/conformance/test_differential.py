@@ -52,7 +52,7 @@ def test_scenario_names_are_unique_and_described():
     for s in conformance.SCENARIOS:
         assert s.what, f"{s.name} has no docstring"
         assert s.group in {"bind-rx", "netdev", "dump", "sockopt", "recvmsg", "tx",
-                           "ethtool"}
+                           "ethtool", "ethtool-nl"}
 
 
 def test_emulator_answers_every_scenario_like_a_kernel():
