@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"round {i + 1}: before {r['before']:.3f}x  after {r['after']:.3f}x  "
                       f"after/before {r['after'] / r['before']:.3f}", flush=True)
         finally:
-            for k, tree in trees.items():
+            for tree in trees.values():
                 if tree.is_relative_to(tmp):
                     subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
                                     str(tree)], check=False)
