@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import random
 import socket
+from functools import partial
 
 import numpy as np
 import pytest
@@ -105,11 +106,13 @@ def test_batch_layout_split_and_drop():
 class FakeLink:
     """The ``Link`` protocol with a fixed time per frame and a chosen NAPI poll lost."""
 
-    def __init__(self, lose_burst: int | None = None, frame_ns: int = 1000) -> None:
+    def __init__(self, lose_burst: int | None = None, frame_ns: int = 1000,
+                 lose_seqs: tuple[int, ...] = ()) -> None:
         self.now_ns, self.delay_ns, self.wakeup_ns = 0, 10_000, 0
         self.rng = random.Random(0)
         self.frame_ns = frame_ns
         self.lose_burst, self.bursts = lose_burst, 0
+        self.lose_seqs = set(lose_seqs)  # segments lost once, by sequence number
         self.namespaces: list[NetNamespace] = []
         self._events: list = []
         self._seq = 0
@@ -123,8 +126,24 @@ class FakeLink:
             self.bursts += 1
             if self.bursts == self.lose_burst:
                 return  # the whole poll's packets never arrive
+            if self.lose_seqs:
+                fn = partial(fn.func, self._without_lost(fn.args[0]))
         self._seq += 1
         heapq.heappush(self._events, (max(t_ns, self.now_ns), self._seq, fn))
+
+    def _without_lost(self, runs):
+        out = []
+        for seq, payload, mss in runs:
+            start = 0
+            for at in range(0, len(payload), mss):
+                if seq + at in self.lose_seqs:
+                    self.lose_seqs.discard(seq + at)
+                    if at > start:
+                        out.append((seq + start, payload[start:at], mss))
+                    start = at + mss
+            if start < len(payload):
+                out.append((seq + start, payload[start:], mss))
+        return out
 
     def wire(self, src, frame_bytes):
         return self.wire_run(src, frame_bytes, 0, frame_bytes)
@@ -157,15 +176,17 @@ class FakeLink:
         return next((n for n in self.namespaces if address in (n.address, n.address4)), None)
 
 
-def _pair(link: FakeLink):
+def _pair(link: FakeLink, rcvbuf: int | None = 2 << 20, version: str = "6.18"):
     for i, name in enumerate(("server", "client")):
-        kernel = Kernel(KERNELS["6.18"])
+        kernel = Kernel(KERNELS[version])
         nic = NetDevice(kernel, "eth1", 2, mtu=1500, mac=f"02:00:00:00:00:0{i}")
         kernel.devices = {1: NetDevice(kernel, "lo", 1, kind="loopback", mtu=65536), 2: nic}
         link.namespaces.append(NetNamespace(name, kernel, nic, f"fd00::{i + 1}",
                                             f"10.0.0.{i + 1}", link))
     srv, cli = link.namespaces
     ls = make_socket(srv, socket.AF_INET6, socket.SOCK_STREAM)
+    if rcvbuf is not None:  # 2 MiB (locked at 4 MiB): room for all the data
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     ls.bind(("::", 5201))
     ls.listen()
     cs = make_socket(cli, socket.AF_INET6, socket.SOCK_STREAM)
@@ -187,13 +208,14 @@ def test_fake_link_in_order():
     data = bytes(range(256)) * 1000  # 256000 bytes: 179 segments of 1428 and a short one
     assert cs.send(data) == len(data)
     assert _read_all(conn, len(data)) == data
-    assert (cs.mss, cs.retransmits, link.bursts) == (1428, 0, 3)  # polls of 64, 64, 52
+    # the initial window's 10 segments, then polls of 64, 64, 42
+    assert (cs.mss, cs.retransmits, link.bursts) == (1428, 0, 4)
     link.run(0.001)  # the last ACK arrives
     assert cs.tx_stats.packets == 180 and cs.snd_una == len(data)
 
 
 def test_fake_link_lost_poll_is_fast_retransmitted_from_sack():
-    link = FakeLink(lose_burst=1)  # the first 64 segments are lost
+    link = FakeLink(lose_burst=2)  # the first 64 segments after the initial window are lost
     cs, conn = _pair(link)
     data = bytes(range(251)) * 1000
     cs.send(data)
@@ -204,12 +226,63 @@ def test_fake_link_lost_poll_is_fast_retransmitted_from_sack():
 
 
 def test_fake_link_lost_tail_is_recovered_by_the_probe():
-    link = FakeLink(lose_burst=3)  # the last poll (52 segments): nothing SACKs above it
+    link = FakeLink(lose_burst=4)  # the last poll (42 segments): nothing SACKs above it
     cs, conn = _pair(link)
     data = bytes(range(256)) * 1000
     cs.send(data)
     link.run(0.001)
-    assert cs.retransmits == 0 and conn.rcv_nxt == 128 * 1428
+    assert cs.retransmits == 0 and conn.rcv_nxt == 138 * 1428
     link.run(0.002)  # the tail-loss probe at 2 ms resends everything unacknowledged
-    assert cs.retransmits == 52 and conn.rcv_nxt == len(data)
+    assert cs.retransmits == 42 and conn.rcv_nxt == len(data)
     assert _read_all(conn, len(data)) == data
+
+
+# ---- receive memory: truesize, the window, ofo pruning (kernel/tcp/rmem.py, receiver.py) ---
+
+
+def test_truesize_and_the_measured_scaling_ratio():
+    link = FakeLink()
+    cs, conn = _pair(link)
+    assert conn.rcvbuf == 4 << 20 and conn.scaling_ratio == 128  # 50% until measured
+    assert cs._peer_rwnd == 10 * 1428  # the SYN-ACK's initial window: 10 segments
+    cs.send(b"x" * (10 * 1428))
+    link.run(0.0001)
+    # each 1428-byte segment sits in a 4 KiB page plus an 832-byte head: 4928 charged
+    assert conn._rmem == 10 * 4928 and conn._rq_bytes == 10 * 1428
+    assert conn.scaling_ratio == 1428 * 256 // 4928 == 74 and conn.rcv_mss == 1428
+    free = (4 << 20) - 10 * 4928
+    assert conn._adv_rwnd == -(-(free * 74 >> 8) // 1024) * 1024  # wscale 10 (tcp_rmem[2])
+    conn.recv(10 * 1428)
+    assert conn._rmem == 0
+
+
+@pytest.mark.parametrize(("version", "rcv_nxt", "ooo_at_first"), [
+    ("6.18", 3 * 1428, 3),  # rmem + len <= sk_rcvbuf: the 4th ofo segment is dropped
+    ("6.12", 4 * 1428, 4),  # rmem <= sk_rcvbuf: taken, then pruned for the retransmission
+])
+def test_ofo_admission_and_pruning_by_release(version, rcv_nxt, ooo_at_first):
+    # SO_RCVBUF 7500: sk_rcvbuf 15000, locked; the initial window (7500) sends 5 segments
+    link = FakeLink(lose_seqs=(0,))
+    cs, conn = _pair(link, rcvbuf=7500, version=version)
+    data = bytes(range(256)) * 40
+    cs.send(data)
+    link.run(0.00002)  # the 4 segments after the lost one are in (at 15 us), no ACK back yet
+    assert len(conn._ooo) == ooo_at_first and conn._rmem == ooo_at_first * 4928
+    link.run(0.0001)  # SACK -> fast retransmit of segment 0 -> it needs room: prune
+    assert cs.retransmits == 1 and conn.rcv_nxt == rcv_nxt
+    assert conn.mib == {"PruneCalled": 2, "RcvPruned": 1, "OfoPruned": 1, "TCPOFODrop": 1,
+                        "TCPRcvQDrop": 0}
+    assert conn.rcvbuf == 15000  # locked: tcp_clamp_window may not grow it
+    assert _read_all(conn, len(data)) == data  # what was dropped comes again
+
+
+def test_autotuning_grows_an_unlocked_buffer_only():
+    for rcvbuf, grows in ((None, True), (64 << 10, False)):
+        link = FakeLink()
+        cs, conn = _pair(link, rcvbuf=rcvbuf)
+        before = conn.rcvbuf
+        data = bytes(range(256)) * 4000
+        cs.send(data)
+        assert _read_all(conn, len(data)) == data
+        assert (conn.rcvbuf > before) is grows
+        assert conn.rcvbuf <= 32 << 20  # tcp_rmem[2]

@@ -24,6 +24,7 @@ import numpy as np
 
 from ... import uapi
 from ...errors import DevmemError
+from .rmem import truesize, win_from_space
 
 if TYPE_CHECKING:
     from ..nic.rx import Skb
@@ -150,20 +151,31 @@ def recvmsg_locked(sk, length: int, ancbufsize: int, flags: int):
 
 
 def consume(sk, skbs: int, offset: int, copied: int) -> None:
-    """Drop what was read: whole skbs, then the fully read packets of a batched one."""
+    """Drop what was read: whole skbs, then the fully read packets of a batched one (their
+    truesize is uncharged); autotuning; then ``tcp_cleanup_rbuf``'s window-update ACK."""
     for _ in range(skbs):
         skb = sk._rq.popleft()
         sk._rq_bytes -= skb.length
+        sk._rmem -= truesize(skb)
         skb.free()
     if offset:  # the packets of a batched skb that were read in full go now
-        gone = sk._rq[0].drop_read_segments(offset)
+        head = sk._rq[0]
+        before = truesize(head)
+        gone = head.drop_read_segments(offset)
+        if gone:
+            sk._rmem -= before - truesize(head)
         sk._rq_bytes -= gone
         offset -= gone
     sk._rq_off = offset
-    # tcp_cleanup_rbuf: announce a window that has at least doubled since the last ACK
-    if copied > 0 and sk.peer is not None and \
-            sk._rwnd() >= max(2 * sk._adv_rwnd, sk.mss):
-        sk._send_ack()
+    if copied > 0:
+        sk._rcv_space_adjust()
+    # tcp_cleanup_rbuf: ACK now if the window this read opened is at least twice what is left
+    if copied > 0 and sk.peer is not None and not sk._rd_shut:
+        now = sk._receive_window()
+        if 2 * now <= win_from_space(sk.scaling_ratio, sk.rcvbuf):
+            new = sk._rwnd()
+            if new and new >= 2 * now:
+                sk._send_ack()
 
 
 def recvmsg_dmabuf(sk, skb: Skb, offset: int, remaining: int, linear: list,

@@ -35,7 +35,7 @@ from ..nic.rx import header_len
 from ..zerocopy import errqueue_recvmsg
 from . import recvmsg as tcp_recvmsg
 from . import send as tcp_send
-from .receiver import DEFAULT_RCVBUF, TcpReceiver
+from .receiver import TcpReceiver
 from .recvmsg import recv_precheck  # noqa: F401  (its old place)
 from .sender import TLP_PTO_NS, TcpSender  # noqa: F401  (TLP_PTO_NS: its old place)
 from .token_table import TokenTable
@@ -193,7 +193,7 @@ class _Socket:
         elif level == uapi.SOL_SOCKET and optname == _SO_ERROR:
             value, self._err = self._err, 0
         elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF and self.type == _socket.SOCK_STREAM:
-            value = getattr(self, "rcvbuf", DEFAULT_RCVBUF)
+            value = self.rcvbuf  # sk_rcvbuf, as autotuning left it
         else:
             value = sockopts.get_option(self, level, optname)
             if value is None:
@@ -249,13 +249,14 @@ class TcpSocket(TcpSender, TcpReceiver, _Socket):
         self.local: tuple[str, int] | None = None
         self.remote: tuple[str, int] | None = None
         self.peer: TcpSocket | None = None
-        self.rcvbuf = DEFAULT_RCVBUF
+        self.rcvbuf = netns.sysctl["net.ipv4.tcp_rmem"][1]  # sk_rcvbuf (tcp_init_sock)
+        self.rcvbuf_locked = False  # SOCK_RCVBUF_LOCK: SO_RCVBUF set, no autotuning
         # the segment size: MTU less the IP and TCP (with timestamps) headers
         self.mss = netns.nic.mtu - header_len(6 if family == _socket.AF_INET6 else 4) + 14
         self._backlog: deque[TcpSocket] = deque()
         self._init_receiver()
         self.tokens = TokenTable()  # sk_user_frags
-        self._init_sender(DEFAULT_RCVBUF)
+        self._init_sender(0)
         self.route_dev = None  # the device the connection's route goes through (eth1 or lo)
         self._zc = None  # MSG_ZEROCOPY notifications and error queue (zerocopy.py)
 
@@ -351,8 +352,9 @@ class TcpSocket(TcpSender, TcpReceiver, _Socket):
         self._flow_in = FlowKey(fam, addr, src, port, self.local[1])
         self.peer, conn.peer = conn, self
         self.state = conn.state = "ESTABLISHED"
-        conn.rcvbuf = listener.rcvbuf  # accepted sockets inherit SO_RCVBUF
-        self._peer_rwnd, conn._peer_rwnd = conn.rcvbuf, self.rcvbuf
+        # accepted sockets inherit sk_rcvbuf and its lock (sk_clone_lock)
+        conn.rcvbuf, conn.rcvbuf_locked = listener.rcvbuf, listener.rcvbuf_locked
+        self._peer_rwnd, conn._peer_rwnd = conn._initial_window(), self._initial_window()
         listener._backlog.append(conn)
 
     def getsockname(self) -> tuple:
@@ -369,6 +371,7 @@ class TcpSocket(TcpSender, TcpReceiver, _Socket):
 
     def _set_rcvbuf(self, value: int) -> None:
         self.rcvbuf = value  # already clamped to rmem_max and doubled (sockopts.set_option)
+        self.rcvbuf_locked = True
 
     # ---- waiting on the virtual clock -----------------------------------------------------
     def _wait(self, ready, what: str, flags: int = 0) -> None:
@@ -571,7 +574,7 @@ class TcpSocket(TcpSender, TcpReceiver, _Socket):
         for skb in self._ooo.values():
             skb.free()
         self._ooo.clear()
-        self._rq_bytes = self._rq_off = self._ooo_bytes = 0
+        self._rq_bytes = self._rq_off = self._ooo_bytes = self._rmem = 0
         if self.local and self.netns.ports.get(self.local[1]) is self:
             del self.netns.ports[self.local[1]]
         for conn in self._backlog:
