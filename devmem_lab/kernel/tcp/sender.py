@@ -4,7 +4,8 @@ Models ``net/ipv4/tcp_output.c`` (``tcp_write_xmit``: new data as far as the pee
 allows, whole segments only until the end of the queue; ``tcp_send_fin``),
 ``net/ipv4/tcp_input.c`` (``tcp_ack``: the send queue is trimmed up to the cumulative ACK;
 ``tcp_sacktag_write_queue``: the SACK scoreboard; fast retransmit of the holes once
-DupThresh, 3 segments, is SACKed above them, RFC 6675) and ``net/ipv4/tcp_timer.c`` (a 2 ms
+DupThresh, 3 segments, is SACKed above them, RFC 6675; ``tcp_retransmit_skb`` resends
+nothing past the peer's window but the segment at snd_una) and ``net/ipv4/tcp_timer.c`` (a 2 ms
 tail-loss probe, then RTO from 200 ms doubling, "connection timed out" after ``tcp_retries2``
 = 15). Differs from the kernel: no congestion control or pacing; the send queue is the list
 of buffers ``send()`` was given (``send.py`` appends to it), not skbs.
@@ -181,6 +182,12 @@ class TcpSender:
         """Unsacked ranges below the highest SACKed byte (RFC 6675 'lost' once DupThresh met)."""
         return sack_holes(self.snd_una, self._sacked)
 
+    def _in_window(self, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``tcp_retransmit_skb``: nothing past the peer's window is resent, except the
+        segment at snd_una."""
+        edge = max(self.snd_una + self._peer_rwnd, self.snd_una + self.mss)
+        return [(a, min(b, edge)) for a, b in ranges if a < edge]
+
     def _arm_timer(self) -> None:
         if self._timer_armed or self.snd_una >= self.snd_nxt or self._err:
             return
@@ -203,7 +210,7 @@ class TcpSender:
             return
         data_end = min(self.snd_nxt, self.write_seq)
         top = self._sacked[-1][1] if self._sacked else self.snd_una
-        lost = self._holes() + ([(top, data_end)] if data_end > top else [])
+        lost = self._in_window(self._holes() + ([(top, data_end)] if data_end > top else []))
         self.retransmits += self._emit(lost)
         self._rexmitted = lost
         if self._fin_sent and self.snd_una <= self.write_seq and self.snd_nxt > self.write_seq:
@@ -232,7 +239,7 @@ class TcpSender:
         holes = self._holes()
         if holes and sum(b - max(a, holes[0][1]) for a, b in self._sacked) \
                 >= DUPTHRESH * self.mss:
-            todo = subtract(holes, self._rexmitted)
+            todo = self._in_window(subtract(holes, self._rexmitted))
             if todo:  # fast retransmit of what SACK shows missing, once per loss
                 self.retransmits += self._emit(todo)
                 self._rexmitted = sorted(self._rexmitted + todo)
