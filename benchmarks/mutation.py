@@ -2,8 +2,8 @@
 
 Applies sampled AST mutants (arithmetic operator swaps, integer constants +-1, comparison
 flips, ``and``/``or`` swaps, removed statements) to ``devmem_lab/uapi.py``,
-``devmem_lab/kernel/devmem.py`` and the token-table methods of
-``devmem_lab/kernel/tcp/socket.py``, runs the fast tests that cover each module against the
+``devmem_lab/kernel/devmem.py`` and the token table ``devmem_lab/kernel/tcp/token_table.py``,
+runs the fast tests that cover each module against the
 mutant (in a scratch copy of the repository, with a per-mutant timeout) and prints the share
 of mutants the tests caught. A mutant is *caught* when the tests fail or time out.
 
@@ -38,9 +38,7 @@ TARGETS: dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]] = {
     "devmem": ("devmem_lab/kernel/devmem.py", None,
                ("tests/kernel/test_bindings.py", "tests/kernel/test_dmabuf.py", "tests/netlink/test_netdev_genl.py",
                 "tests/kernel/test_tokens.py", "tests/kernel/test_recvmsg.py")),
-    "token_table": ("devmem_lab/kernel/tcp/socket.py",
-                    ("_token_alloc_many", "tokens_held", "_token_free", "_put_niovs",
-                     "_devmem_dontneed"),
+    "token_table": ("devmem_lab/kernel/tcp/token_table.py", None,
                     ("tests/kernel/test_token_table.py", "tests/kernel/test_tokens.py",
                      "tests/kernel/test_recvmsg.py")),
 }

@@ -60,4 +60,7 @@ class NetNamespace:
     link: Link = field(repr=False)
     ports: dict[int, object] = field(default_factory=dict, repr=False)  # port -> socket
     sockets: list = field(default_factory=list, repr=False)  # every socket made here
-    sysctl: dict = field(default_factory=lambda: dict(SYSCTL), repr=False)  # net.core/ipv4
+    # net.core / net.ipv4 sysctls (sockopts.SYSCTL: this machine's 6.18 values): the buffer
+    # clamps, tcp_rmem (a new socket's sk_rcvbuf, autotuning's cap), tcp_moderate_rcvbuf;
+    # host.sysctl is this dict, so a lab user may set them
+    sysctl: dict = field(default_factory=lambda: dict(SYSCTL), repr=False)

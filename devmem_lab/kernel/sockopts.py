@@ -11,9 +11,13 @@ the value truncated to the caller's length), ``net/ipv4/tcp.c`` (``do_tcp_setsoc
 The buffer sizes follow the sysctls in :data:`SYSCTL` (this machine's 6.18 values; a host's
 copy is ``host.sysctl``, the namespace's ``netns.sysctl``, and may be changed): ``SO_RCVBUF``/``SO_SNDBUF`` clamp the value to
 ``net.core.rmem_max``/``wmem_max`` (as u32), then double it, with a floor of
-``SOCK_MIN_RCVBUF`` 2304 / ``SOCK_MIN_SNDBUF`` 4608 (``include/net/sock.h``). A fresh TCP
-socket reports ``tcp_wmem[1]`` for SO_SNDBUF and a UDP socket ``wmem_default``/
-``rmem_default``. A fresh TCP socket's SO_RCVBUF is the lab's choice, see ``tcp.py``.
+``SOCK_MIN_RCVBUF`` 2304 / ``SOCK_MIN_SNDBUF`` 4608 (``include/net/sock.h``);
+``SO_RCVBUFFORCE`` (CAP_NET_ADMIN: the lab's user is root) skips the ``rmem_max`` clamp
+(``__sock_set_rcvbuf``: a negative value is 0, at most INT_MAX / 2 before doubling). Either
+sets ``SOCK_RCVBUF_LOCK``: receive-buffer autotuning stops. A fresh TCP socket reports
+``tcp_wmem[1]`` for SO_SNDBUF and ``tcp_rmem[1]`` for SO_RCVBUF (``tcp_init_sock``: its
+``sk_rcvbuf``, which autotuning may grow, ``kernel/tcp/rmem.py``); a UDP socket
+``wmem_default``/``rmem_default``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ SYSCTL: dict[str, int | tuple[int, int, int]] = {
     "net.core.wmem_default": 212992,
     "net.ipv4.tcp_rmem": (4096, 131072, 33554432),
     "net.ipv4.tcp_wmem": (4096, 16384, 4194304),
+    "net.ipv4.tcp_moderate_rcvbuf": 1,  # receive-buffer autotuning (tcp_rcvbuf_grow)
 }
 SOCK_MIN_SNDBUF = 4608  # 2 * (2048 + SKB_TRUESIZE(256)) on x86_64
 SOCK_MIN_RCVBUF = 2304
@@ -45,6 +50,7 @@ SOL_SOCKET, IPPROTO_TCP = _socket.SOL_SOCKET, _socket.IPPROTO_TCP
 IPPROTO_IP, IPPROTO_IPV6 = _socket.IPPROTO_IP, _socket.IPPROTO_IPV6
 SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF = 2, 3, 4, 7, 8
 SO_KEEPALIVE, SO_REUSEPORT, SO_RCVLOWAT, SO_ZEROCOPY = 9, 15, 18, 60
+SO_RCVBUFFORCE = 33
 TCP_NODELAY, TCP_MAXSEG, TCP_QUICKACK = 1, 2, 12
 IP_TOS, IPV6_V6ONLY = 1, 26
 
@@ -115,10 +121,15 @@ def set_option(sock, level: int, optname: int, data: bytes, null: bool) -> bool:
         val = min(val & 0xFFFFFFFF, sysctl["net.core.wmem_max"])
         sock._opts[key] = max(2 * val, SOCK_MIN_SNDBUF)
         return True
-    if key == (SOL_SOCKET, SO_RCVBUF):
-        val = min(val & 0xFFFFFFFF, sysctl["net.core.rmem_max"])
-        sock._opts[key] = max(2 * val, SOCK_MIN_RCVBUF)
-        sock._set_rcvbuf(sock._opts[key])
+    if key in ((SOL_SOCKET, SO_RCVBUF), (SOL_SOCKET, SO_RCVBUFFORCE)):
+        if optname == SO_RCVBUF:  # min_t(u32, val, rmem_max)
+            val = min(val & 0xFFFFFFFF, sysctl["net.core.rmem_max"])
+        else:  # max(val, 0), no rmem_max (CAP_NET_ADMIN)
+            val = max(val, 0)
+        val = min(val, 0x7FFFFFFF // 2)  # __sock_set_rcvbuf
+        value = max(2 * val, SOCK_MIN_RCVBUF)
+        sock._opts[(SOL_SOCKET, SO_RCVBUF)] = value
+        sock._set_rcvbuf(value)  # and SOCK_RCVBUF_LOCK
         return True
     if key == (SOL_SOCKET, SO_RCVLOWAT):
         if val < 0:

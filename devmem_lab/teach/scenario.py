@@ -99,8 +99,16 @@ def _release(nl, fd: int) -> None:
 
 
 def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
-                  memory: str = "udmabuf") -> DevmemServer:
+                  memory: str = "udmabuf", size_rcvbuf: bool = True) -> DevmemServer:
     """Set up ``lab.server`` as ncdevmem's server does and bind ``niovs`` pages to ``queue``.
+
+    ``size_rcvbuf``: the listener's SO_RCVBUF is set so that ``sk_rcvbuf`` is the dma-buf's
+    size. TCP charges a devmem frag its whole net_iov (a page), so the receive window then
+    never promises more data than the net_iovs can hold; ncdevmem binds a dma-buf far larger
+    than any window instead. ``False`` keeps the kernel's default (``tcp_rmem[1]``, grown by
+    autotuning up to ``tcp_rmem[2]``): with a small dma-buf the out-of-order queue can then
+    hold every net_iov, and the retransmission that would fill its hole has none to land in
+    (docs/kernel-facts.md, "Receive memory and the window").
 
     Binding goes through the netdev netlink family (``devmem_lab.ynl``) when the package has
     it, else straight through ``devmem_lab.kernel.devmem`` (the same kernel code path).
@@ -128,6 +136,8 @@ def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
         open_rxq(host.nic, queue, binding)
         binding_id = binding.id
     listener = host.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    if size_rcvbuf:  # the kernel doubles it: sk_rcvbuf = the dma-buf's size
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size // 2)
     listener.bind(("::", port))
     listener.listen()
     srv = DevmemServer(lab, host, queue, port, niovs, binding_id, memory, fd, view, listener, nl)

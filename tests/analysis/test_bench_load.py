@@ -19,7 +19,9 @@ def test_emulated_transfer_delivers_everything_and_returns_the_pool():
         assert fig["bytes_checked"] > 0  # payload compared with what was sent
         assert fig["rx_packets"] >= total // (mtu - 72)
         if hold == 3840:
-            assert fig["rx_alloc_fail"] > 0 and fig["retransmits"] >= fig["rx_alloc_fail"]
+            # every dropped byte comes again (bytes == total above); a retransmission may
+            # merge short segments into one, so the counts need not match one for one
+            assert fig["rx_alloc_fail"] > 0 and fig["retransmits"] > 0
 
 
 def test_main_writes_the_figures(tmp_path):

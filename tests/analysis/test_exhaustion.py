@@ -260,10 +260,12 @@ def test_emulator_fills_the_pool_like_the_simulator():
 
 
 def test_emulator_below_the_knee_has_no_drops():
-    emu = ex.emulate(256, 100, hold_s=20e-6, duration_s=500e-6)
-    sim = ex.summarize(ex.simulate(256, 100, 20e-6, 500e-6, dist="fixed"))
+    # the emulator's TCP starts with a 10-segment window and autotunes its receive buffer
+    # (kernel/tcp/rmem.py): a few RTTs below line rate, 2.5% of a 2 ms run
+    emu = ex.emulate(256, 100, hold_s=20e-6, duration_s=2e-3)
+    sim = ex.summarize(ex.simulate(256, 100, 20e-6, 2e-3, dist="fixed"))
     assert emu["drops"] == sim["drops"] == 0
-    assert emu["goodput_gbps"] == pytest.approx(sim["goodput_gbps"], rel=0.02)
+    assert emu["goodput_gbps"] == pytest.approx(sim["goodput_gbps"], rel=0.03)
 
 
 def test_emulated_tcp_stalls_above_the_knee():

@@ -23,9 +23,9 @@ def test_a_fresh_binding_is_all_free(ui):
 
 
 def test_packets_take_the_lowest_free_net_iovs(ui):
-    ui.controls["arrive_us"].value = 20
-    ui.controls["arrive"].click()  # the first window fills the 64-page pool
-    assert ui.result["in skb"] == 64 and ui.result["free"] == 0
+    ui.controls["arrive_us"].value = 50
+    ui.controls["arrive"].click()  # unread data fills the window, not the pool: sk_rcvbuf is
+    assert ui.result["in skb"] == 53 and ui.result["free"] == 11  # 256 KiB, 4928 B an skb
     ui.read(16)
     ui.give_back(16)
     assert (ui.states[:16] == FREE).all()
@@ -35,15 +35,15 @@ def test_packets_take_the_lowest_free_net_iovs(ui):
 
 
 def test_read_holds_then_dontneed_frees_exactly_those(ui):
-    ui.arrive(20)  # the pool fills: 64 net_iovs in skbs
-    assert ui.result["in skb"] == 64
+    ui.arrive(50)  # the window fills: 53 net_iovs in skbs (sk_rcvbuf = the dma-buf's size)
+    assert ui.result["in skb"] == 53
     ui.controls["read_packets"].value = 8
     ui.controls["read"].click()
-    assert ui.result["held"] == 8 and ui.result["in skb"] == 56
+    assert ui.result["held"] == 8 and ui.result["in skb"] == 45
     assert (ui.states[:8] == HELD).all()       # the first packets, read first
     ui.controls["return_tokens"].value = 3
     ui.controls["return"].click()
-    assert ui.result["held"] == 5 and ui.result["free"] == 3
+    assert ui.result["held"] == 5 and ui.result["free"] == 14
     assert (ui.states[:3] == FREE).all() and (ui.states[3:8] == HELD).all()
     # the counts agree with the binding's own genpool and the socket's token table
     assert ui.result["free"] == ui.binding.free_count
@@ -60,12 +60,12 @@ def test_states_of_another_binding_ignore_this_socket(ui):
 def test_the_map_draws_one_cell_per_net_iov(ui):
     import matplotlib.pyplot as plt
 
-    ui.arrive(20)
+    ui.arrive(50)
     fig = ui.figure()
     mesh = fig.axes[0].collections[0]
     assert mesh.get_array().count() == 64  # masked padding cells are not drawn
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "in an skb on the socket: 64" in texts
+    assert "in an skb on the socket: 53" in texts
     plt.close(fig)
     assert ui._image.value[:8] == b"\x89PNG\r\n\x1a\n"
 

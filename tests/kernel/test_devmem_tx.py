@@ -236,8 +236,9 @@ def test_binding_closed_refuses_new_sends_but_queued_data_still_goes():
 
 def test_a_region_changed_before_its_completion_sends_the_new_bytes():
     """The receiver's window is small, so most of the send waits in the queue; the NIC reads
-    the dma-buf only when it transmits."""
-    lab, buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
+    the dma-buf only when it transmits (a window small enough that no segment is dropped
+    for lack of receive memory, which would be resent with the new bytes)."""
+    lab, buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=4096)
     buf[:65536] = b"A" * 65536
     assert cs.sendmsg([DmabufIov(0, 65536)], anc, ZC) == 65536
     sent_now = cs.snd_nxt
@@ -341,7 +342,7 @@ def test_msg_zerocopy_without_so_zerocopy_copies_and_completes_nothing():
 
 def test_pinned_user_buffer_is_read_at_transmit_time():
     lab = Lab(seed=0)
-    _, cs, conn = connect(lab, rcvbuf=8192)
+    _, cs, conn = connect(lab, rcvbuf=4096)  # no drop for lack of receive memory
     cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
     data = bytearray(b"a" * 50000)
     cs.sendmsg([data], [], ZC)
@@ -351,11 +352,11 @@ def test_pinned_user_buffer_is_read_at_transmit_time():
 
 
 def test_calls_queued_behind_a_full_window_share_one_notification():
-    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=8192)
-    for i in range(4):  # the first fills the window (16 KiB) and goes out; the next three
-        cs.sendmsg([DmabufIov(i * 16384, 16384)], anc, ZC)  # wait, merged into one
+    lab, _buf, _nl, _tx_id, cs, conn, anc = tx_setup(rcvbuf=16384)
+    for i in range(4):  # the first fills the initial window (10 segments) and goes out; the
+        cs.sendmsg([DmabufIov(i * 14280, 14280)], anc, ZC)  # next three wait, merged
     assert cs._zc.in_flight == [(0, 0), (1, 3)]
-    recv_exactly(conn, 4 * 16384)
+    recv_exactly(conn, 4 * 14280)
     lab.run(0.01)
     assert completions(cs) == [(0, 3, 0)]
 

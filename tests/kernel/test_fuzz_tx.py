@@ -156,7 +156,7 @@ class TxFlow(RuleBasedStateMachine):
     def teardown(self):
         if not hasattr(self, "lab") or self.server_closed:
             return
-        for _ in range(200):
+        for _ in range(1000):  # a 16 KiB receive buffer takes 3 segments per 10 ms read
             self.read(1 << 20)
             self.lab.run(0.01)
             if len(self.received) == len(self.sent):

@@ -10,6 +10,7 @@ from devmem_lab import Lab
 from devmem_lab.kernel.sockopts import SYSCTL
 
 SOL = socket.SOL_SOCKET
+SO_RCVBUFFORCE = 33
 
 
 @pytest.fixture
@@ -42,7 +43,23 @@ def test_fresh_buffer_sizes(host):
         assert t.getsockopt(SOL, socket.SO_SNDBUF) == 16384  # tcp_wmem[1]
         assert u.getsockopt(SOL, socket.SO_SNDBUF) == u.getsockopt(SOL, socket.SO_RCVBUF) \
             == 212992  # wmem_default / rmem_default
-        assert t.getsockopt(SOL, socket.SO_RCVBUF) == 512 << 10  # the lab's choice (see tcp.py)
+        assert t.getsockopt(SOL, socket.SO_RCVBUF) == 131072  # tcp_rmem[1]
+        host.sysctl["net.ipv4.tcp_rmem"] = (4096, 65536, 6 << 20)
+        with host.socket(socket.AF_INET6, socket.SOCK_STREAM) as t2:
+            assert t2.getsockopt(SOL, socket.SO_RCVBUF) == 65536  # read at socket()
+        assert t.getsockopt(SOL, socket.SO_RCVBUF) == 131072
+
+
+def test_rcvbufforce_skips_rmem_max(host):
+    with host.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.setsockopt(SOL, SO_RCVBUFFORCE, 8 << 20)  # over rmem_max (4 MiB): kept, doubled
+        assert s.getsockopt(SOL, socket.SO_RCVBUF) == 16 << 20 and s.rcvbuf_locked
+        for value, want in ((-1, 2304), (0, 2304), (1 << 30, 2147483646)):
+            s.setsockopt(SOL, SO_RCVBUFFORCE, value)  # max(val, 0); at most INT_MAX / 2
+            assert s.getsockopt(SOL, socket.SO_RCVBUF) == want
+        with pytest.raises(OSError) as e:
+            s.getsockopt(SOL, SO_RCVBUFFORCE)  # set-only, as in the kernel
+        assert e.value.errno == errno.ENOPROTOOPT
 
 
 def test_values_are_normalised_and_checked(host):

@@ -1,4 +1,5 @@
-"""The socket's token table (``sk_user_frags``) through recvmsg and SO_DEVMEM_DONTNEED.
+"""The socket's token table (``sk_user_frags``) through recvmsg and SO_DEVMEM_DONTNEED, and
+the pure-state :class:`~devmem_lab.kernel.tcp.token_table.TokenTable` against a model.
 
 Models ``net/ipv4/tcp.c`` (``tcp_recvmsg_dmabuf``: ``xa_alloc`` with ``XA_FLAGS_ALLOC1``,
 the lowest free token >= 1) and ``net/core/sock.c`` (``sock_devmem_dontneed``). Fast, direct
@@ -8,11 +9,15 @@ search past its window, and which binding each token's net_iov goes back to.
 
 import socket
 
+import numpy as np
 import pytest
 from conftest import bind, connect, steer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devmem_lab import Lab, uapi
 from devmem_lab.kernel.devmem import close_rxq
+from devmem_lab.kernel.tcp.token_table import TokenTable
 from devmem_lab.uapi import DmabufToken, parse_cmsgs
 
 SOL, DONTNEED = socket.SOL_SOCKET, uapi.SO_DEVMEM_DONTNEED
@@ -126,3 +131,70 @@ def test_frag_cap_counts_ranges_in_order():
     assert conn.tokens_held == 76
     assert binding.inflight == 76
     assert dontneed(conn, [1024, 1025]) == 1 and conn.tokens_held == 75
+
+
+# ---- the pure-state class (devmem_lab/kernel/tcp/token_table.py), against a reference model
+
+
+A, B = object(), object()  # two bindings: opaque keys to the table
+
+# a program: ("alloc", binding, n net_iovs) or ("free", ranges of (start, count), cap)
+_alloc = st.tuples(st.just("alloc"), st.sampled_from([A, B]), st.integers(1, 300))
+_range = st.tuples(st.one_of(st.integers(0, 700), st.integers(U32 - 5, U32)),
+                   st.integers(0, 400))
+_free = st.tuples(st.just("free"), st.lists(_range, max_size=4),
+                  st.sampled_from([None, 1, 50, 1024]))
+
+
+def _model_free(held: dict, ranges, cap):
+    """sock_devmem_dontneed over a dict token -> (binding, niov), token by token."""
+    out, examined = [], 0
+    for start, count in ranges:
+        for i in range(count):
+            if cap is not None and examined >= cap:
+                return out
+            examined += 1
+            tok = (start + i) & U32
+            if tok in held:
+                out.append(held.pop(tok))
+    return out
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(st.lists(st.one_of(_alloc, _free), max_size=25))
+def test_token_table_matches_a_token_by_token_model(program):
+    table, held, niov = TokenTable(), {}, 0
+    for op in program:
+        if op[0] == "alloc":
+            _, binding, n = op
+            niovs = np.arange(niov, niov + n, dtype=np.int64)
+            niov += n
+            free = [t for t in range(1, max(held, default=0) + n + 2) if t not in held][:n]
+            assert table.alloc(binding, niovs).tolist() == free  # the lowest free, in order
+            held.update({t: (binding, int(v)) for t, v in zip(free, niovs.tolist())})
+        else:
+            _, ranges, cap = op
+            want = _model_free(held, ranges, cap)
+            got = table.free(table.named(ranges, cap))
+            back = sorted((id(b), v) for b, niovs in got for v in niovs.tolist())
+            assert back == sorted((id(b), v) for b, v in want)
+            assert all(b in (A, B) for b, _ in got)
+        assert len(table) == table.count == len(held)
+        for binding in (A, B):
+            assert sorted(table.held_by(binding).tolist()) == \
+                sorted(v for b, v in held.values() if b is binding)
+        # the search bounds stay true: tokens below `lo` are held, none at or above `top`
+        assert all(t in held for t in range(1, table.lo)) and max(held, default=0) < table.top
+
+
+def test_token_table_free_all_and_growth():
+    table = TokenTable()
+    assert table.alloc(A, np.arange(100, dtype=np.int64)).tolist() == list(range(1, 101))
+    assert len(table.niov) == 128  # grown from 64 by doubling
+    got = table.free(table.named([(10, 5)]))
+    assert [(b, v.tolist()) for b, v in got] == [(A, [9, 10, 11, 12, 13])]
+    assert table.lo == 10 and table.top == 101 and len(table) == 95
+    assert table.alloc(B, np.array([7, 8], dtype=np.int64)).tolist() == [10, 11]
+    rest = table.free_all()
+    assert [(b, len(v)) for b, v in rest] == [(A, 95), (B, 2)]
+    assert len(table) == 0 and table.free_all() == []

@@ -5,9 +5,10 @@ Models what a devmem-capable driver (bnxt, gve, mlx5, fbnic) does in one NAPI po
 queue that has a memory provider, DMA the headers to host memory and the payload into net_iovs
 of the bound dma-buf (``skb_add_rx_frag_netmem`` marks the skb unreadable). GRO
 is not modelled: every packet is an skb of its own, as with ``ethtool -K gro off``. For speed
-the emulator stores a poll's in-order devmem packets together (``seg_lens`` keeps their
-boundaries), frees each packet's net_iovs as soon as it is read, and splits the batch
-wherever TCP treats packets differently (out of order, partly duplicate).
+the emulator stores a poll's in-order devmem packets together (their
+:class:`~.frags.FragLayout` keeps the packet boundaries), frees each packet's net_iovs as
+soon as it is read, and splits the batch wherever TCP treats packets differently (out of
+order, partly duplicate).
 
 When the pool is empty (``mp_dmabuf_devmem_alloc_netmems`` returns 0) the packet is dropped
 and counted as ``rx-alloc-fail`` and ``rx-hw-drops`` (driver-specific in reality; see
@@ -18,6 +19,8 @@ Emulator choices:
 - ``NetDevice.hds_linear_bytes`` (default 0): payload bytes the NIC leaves in the header
   buffer when it cannot split exactly at the header boundary; they become the skb's linear
   part and reach user space as ``SCM_DEVMEM_LINEAR`` (such skbs are not merged);
+- ``NetDevice.rx_batching`` (default True): ``False`` places every packet on its own, the
+  oracle the batched path is tested against (same cmsgs, tokens, counters and clock);
 - with hds-thresh N > 0, payloads of at most N bytes are not split (whole packet in host
   memory: an ordinary readable skb);
 - a bound queue with header split off (possible only on 6.12, which does not check) drops
@@ -30,29 +33,27 @@ import numpy as np
 
 from ..devmem import as_index
 from .device import FlowKey, NetDevice
+from .frags import EMPTY, NO_FRAGS, FragLayout
 
 __all__ = ["Skb", "header_len", "receive_burst"]
 
-_NO_FRAGS = np.empty(0, dtype=np.int64)
 _PER_PACKET = object()  # _devmem_run: this run needs the packet-by-packet path
 
 
 class Skb:
     """A received skb: linear bytes (host memory) plus net_iov frags (device memory).
 
-    ``niovs``/``fsizes`` are the frags of one ``binding`` (every frag starts at offset 0 of
-    its net_iov); ``fends`` their end offsets in the payload. A batch's frags are usually all
-    ``fsize`` bytes but the last, and then the two arrays are only built when asked for.
-    ``seg_lens``: the packets of a batch stored together (``None``: a single packet).
+    ``niovs`` are the frags' net_iovs, all of one ``binding``; ``layout`` (a
+    :class:`~.frags.FragLayout`) says where each frag lies in the payload and, for a batch,
+    where its packets begin.
     """
 
-    __slots__ = ("_fends", "_fsizes", "_segs", "binding", "fsize", "length", "linear", "niovs",
-                 "pages", "pool", "readable", "seq")
+    __slots__ = ("binding", "layout", "length", "linear", "niovs", "pages", "pool", "readable",
+                 "seq")
 
     def __init__(self, seq: int, length: int, linear: bytes, readable: bool, pool=None,
-                 pages: int = 0, binding=None, niovs: np.ndarray = _NO_FRAGS,
-                 fsizes: np.ndarray | None = _NO_FRAGS, fsize: int = 0,
-                 segs: tuple[int, int, int] | None = None) -> None:
+                 pages: int = 0, binding=None, niovs: np.ndarray = NO_FRAGS,
+                 layout: FragLayout | None = None) -> None:
         self.seq = seq
         self.length = length  # payload bytes: linear + frags
         self.linear = linear
@@ -61,55 +62,30 @@ class Skb:
         self.pages = pages
         self.binding = binding
         self.niovs = niovs
-        self._fsizes = fsizes  # None: every frag is `fsize` bytes but the last
-        self.fsize = fsize if fsizes is None else 0
-        self._fends = None
-        self._segs = segs  # a batch: (mss, packets, bytes in the last packet)
+        self.layout = layout if layout is not None else \
+            FragLayout(len(linear), length, len(niovs), given=NO_FRAGS)
 
     def __repr__(self) -> str:
         kind = "readable" if self.readable else "devmem"
-        segs = "" if self._segs is None else f", {self._segs[1]} segments"
+        segs = self.layout.segs
+        segs = "" if segs is None else f", {segs[1]} segments"
         return (f"Skb(seq={self.seq}, len={self.length}, {kind}, linear={len(self.linear)}"
                 f"{segs})")
 
     @property
-    def fsizes(self) -> np.ndarray:
-        if self._fsizes is None:
-            n = len(self.niovs)
-            sizes = np.empty(n, dtype=np.int64)
-            sizes.fill(self.fsize)
-            if n:
-                sizes[-1] = self.length - len(self.linear) - (n - 1) * self.fsize
-            self._fsizes = sizes
-        return self._fsizes
-
-    @property
-    def fends(self) -> np.ndarray:
-        if self._fends is None:
-            sizes = self.fsizes
-            self._fends = sizes.cumsum() + len(self.linear) if len(sizes) else _NO_FRAGS
-        return self._fends
-
-    @property
     def seg_lens(self) -> np.ndarray | None:
-        if self._segs is None:
-            return None
-        mss, k, last = self._segs
-        lens = np.empty(k, dtype=np.int64)
-        lens.fill(mss)
-        lens[-1] = last
-        return lens
+        return self.layout.seg_lens
 
     @property
     def frags(self) -> list[tuple]:
         """``[(binding, niov, offset_in_niov, size)]``, one per frag."""
-        return [(self.binding, int(i), 0, int(n)) for i, n in zip(self.niovs, self.fsizes)]
+        return [(self.binding, int(i), 0, int(n)) for i, n in zip(self.niovs, self.layout.sizes)]
 
     def free(self) -> None:
         """``kfree_skb``: drop the skb's references on its buffers."""
         if len(self.niovs):
             self.binding.put_many(self.niovs, distinct=True)
-            self.niovs = self._fsizes = self._fends = _NO_FRAGS
+            self.niovs, self.layout = NO_FRAGS, EMPTY
         if self.pool is not None and self.pages:
             self.pool.release(self.pages)
             self.pages = 0
@@ -117,40 +93,27 @@ class Skb:
     def drop_read_segments(self, offset: int) -> int:
         """Free the leading segments that lie wholly before ``offset`` (read by the user), as
         their own skbs would have been; returns the bytes dropped from the front."""
-        if self._segs is None:
+        if self.layout.segs is None:
             return 0
-        mss, k, last = self._segs
-        j = min(offset // mss, k - 1)  # whole packets read (the last one ends the skb)
-        if j == 0:
+        nf, gone = self.layout.read_segments(offset, self.binding.niov_size)
+        if not gone:
             return 0
-        gone = j * mss
-        size = self.binding.niov_size
-        nf = j * -(-mss // size)  # a full packet's frags
         self.binding.put_many(self.niovs[:nf], distinct=True)
         self.niovs = self.niovs[nf:]
-        if self._fsizes is not None:
-            self._fsizes = self._fsizes[nf:]
-        if self._fends is not None:
-            self._fends = self._fends[nf:] - gone
-        self._segs = (mss, k - j, last) if k - j > 1 else None
+        self.layout = self.layout.after(nf, gone)
         self.seq += gone
         self.length -= gone
         return gone
 
     def segments(self) -> list[Skb]:
         """The batch's packets as skbs of their own (their frags move over; none is copied)."""
-        if self._segs is None:
+        if self.layout.segs is None:
             return [self]
-        size = self.binding.niov_size
-        sizes = self.fsizes
-        out, seq, f = [], self.seq, 0
-        for n in self.seg_lens.tolist():
-            nf = -(-n // size)
-            out.append(Skb(seq, n, b"", False, binding=self.binding,
-                           niovs=self.niovs[f:f + nf], fsizes=sizes[f:f + nf]))
-            seq += n
-            f += nf
-        self.niovs = self._fsizes = self._fends = _NO_FRAGS
+        niovs = self.niovs
+        out = [Skb(self.seq + at, n, b"", False, binding=self.binding,
+                   niovs=niovs[f:f + lay.count], layout=lay)
+               for at, n, f, lay in self.layout.split(self.binding.niov_size)]
+        self.niovs, self.layout = NO_FRAGS, EMPTY
         return out
 
 
@@ -178,11 +141,12 @@ def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
         return []
     thresh = dev.hds_thresh if dev.tcp_data_split == "on" else 0
     linear_max = getattr(dev, "hds_linear_bytes", 0)
+    batching = getattr(dev, "rx_batching", True)
     out: list[Skb] = []
     for seq, payload, mss in runs:
         n = len(payload)
         last = n - (n - 1) // mss * mss
-        if binding is not None and not linear_max and last > thresh:
+        if binding is not None and not linear_max and last > thresh and batching:
             skb = _devmem_run(binding, pool, st, seq, payload, mss, hdr)
             if skb is not _PER_PACKET:
                 if skb is not None:
@@ -271,8 +235,9 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
     st.bytes += n + k * hdr
     st.host_bytes += k * hdr
     st.devmem_bytes += n
-    return Skb(seq, n, b"", False, binding=binding, niovs=idx, fsizes=fsizes,
-               fsize=size if q else mss, segs=(mss, k, last) if k > 1 else None)
+    layout = FragLayout(0, n, nfrags, size if q else mss, fsizes,
+                        (mss, k, last) if k > 1 else None)
+    return Skb(seq, n, b"", False, binding=binding, niovs=idx, layout=layout)
 
 
 def _scatter(rows: np.ndarray, idx: np.ndarray, block: np.ndarray) -> None:
@@ -316,4 +281,5 @@ def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -
     st.host_bytes += hdr + linear_n
     st.devmem_bytes += n - linear_n
     return Skb(seq, n, bytes(payload[:linear_n]), not niovs, binding=binding,
-               niovs=np.array(niovs, dtype=np.int64), fsizes=np.array(sizes, dtype=np.int64))
+               niovs=np.array(niovs, dtype=np.int64),
+               layout=FragLayout(linear_n, n, len(sizes), given=np.array(sizes, dtype=np.int64)))

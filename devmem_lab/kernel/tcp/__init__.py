@@ -1,9 +1,12 @@
-"""TCP (and UDP) sockets of the emulated kernel.
+"""TCP (and UDP) sockets of the emulated kernel, in the kernel's own parts.
 
-``socket`` holds the whole socket for now (surface, sender, receiver, recvmsg and the token
-table ``sk_user_frags``); splitting it into the kernel's parts (``tcp_output.c``,
-``tcp_input.c``, ``tcp_recvmsg_locked``/``tcp_recvmsg_dmabuf``) is still to do. A socket
-works in a :class:`~devmem_lab.kernel.netns.NetNamespace`; the link under it is a
+``socket`` is the socket surface (``af_inet.c``, ``sock.c``); ``sender`` the send queue, SACK
+scoreboard and timers (``tcp_output.c``, ``tcp_ack``, ``tcp_timer.c``); ``receiver`` the
+in-order and out-of-order queues and ACKs (``tcp_data_queue``); ``recvmsg``
+``tcp_recvmsg_locked``/``tcp_recvmsg_dmabuf``; ``token_table`` the socket's ``sk_user_frags``;
+``rmem`` receive memory (truesize, ``tcp_win_from_space``);
+``send`` ``tcp_sendmsg_locked`` with devmem TX. A socket works in a
+:class:`~devmem_lab.kernel.netns.NetNamespace`; the link under it is a
 :class:`~devmem_lab.kernel.netns.Link`.
 """
 

@@ -1,29 +1,28 @@
-"""Devmem TCP sockets: recvmsg(MSG_SOCK_DEVMEM), dmabuf cmsgs, SO_DEVMEM_DONTNEED.
+"""The TCP (and UDP) socket surface: ``socket(2)``, bind/listen/accept/connect, send, recv,
+options, shutdown and close, behind the method names of Python's ``socket.socket``.
 
-Models ``net/ipv4/tcp.c`` (``tcp_recvmsg_locked``, ``tcp_recvmsg_dmabuf``, the per-socket
-token xarray ``sk_user_frags``), ``net/core/sock.c`` (``sk_setsockopt``,
-``sock_devmem_dontneed``) and ``net/core/scm.c`` (``put_cmsg_notrunc``), behind the method
-names of Python's ``socket.socket``.
+Models ``net/ipv4/af_inet.c`` / ``net/ipv4/inet_connection_sock.c`` (bind, listen, accept,
+connect, ``inet_shutdown``), ``net/core/sock.c`` (``sk_setsockopt``, ``sock_devmem_dontneed``)
+and ``tcp_close`` (``net/ipv4/tcp.c``: unread data sends a RST, else a FIN). The connection's
+parts live in the modules the kernel splits them into: :mod:`.sender` (``tcp_output.c``,
+``tcp_ack``, ``tcp_timer.c``), :mod:`.receiver` (``tcp_data_queue``, ACKs, FIN, RST),
+:mod:`.recvmsg` (``tcp_recvmsg_locked``, ``tcp_recvmsg_dmabuf``), :mod:`.token_table`
+(``sk_user_frags``) and :mod:`.send` (``tcp_sendmsg_locked``, devmem TX).
 
-The transport under it is a small TCP: MSS-sized segments over the lab's link, delivered in
-NAPI-sized bursts (a burst arrives when its last packet has), cumulative ACKs with SACK blocks,
-a receive window, an out-of-order queue (whose skbs keep their net_iovs, as in the kernel),
-fast retransmit of SACK holes (RFC 6675 DupThresh of 3 segments), a 2 ms tail-loss probe,
-then RTO from 200 ms doubling, and "connection timed out" after 15 retries
-(``tcp_retries2``). Differs from the kernel: no congestion control or pacing; every SACK
-block is reported; the token xarray is a numpy table indexed by token (same lowest-free
-allocation), so a read hands out and a DONTNEED takes back many tokens in one step.
+The transport: MSS-sized segments over the lab's link, delivered in NAPI-sized bursts (a burst
+arrives when its last packet has), cumulative ACKs with SACK blocks, a receive window, an
+out-of-order queue (whose skbs keep their net_iovs, as in the kernel), fast retransmit of SACK
+holes, a 2 ms tail-loss probe, then RTO from 200 ms doubling, and "connection timed out" after
+15 retries (``tcp_retries2``). The connection set-up is instant (no handshake on the wire).
 """
 
 from __future__ import annotations
 
-import bisect
 import errno
 import os
 import socket as _socket
 import struct
 from collections import deque
-from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,38 +30,28 @@ import numpy as np
 from ... import uapi
 from ...errors import DevmemError
 from .. import sockopts
-from ..devmem import as_index
 from ..nic.device import FlowKey
-from ..nic.rx import Skb, header_len, receive_burst
+from ..nic.rx import header_len
 from ..zerocopy import errqueue_recvmsg
+from . import recvmsg as tcp_recvmsg
 from . import send as tcp_send
+from .receiver import TcpReceiver
+from .recvmsg import recv_precheck  # noqa: F401  (its old place)
+from .sender import TLP_PTO_NS, TcpSender  # noqa: F401  (TLP_PTO_NS: its old place)
+from .token_table import TokenTable
 
 if TYPE_CHECKING:
     from ..netns import NetNamespace
 
 __all__ = ["TcpSocket", "UdpSocket", "make_socket"]
 
-TCP_RTO_MIN_NS = 200_000_000
-TLP_PTO_NS = 2_000_000  # tail loss probe: 2 jiffies at HZ=1000 (TCP_TIMEOUT_MIN), >> 2*RTT here
-TCP_RTO_MAX_NS = 120_000_000_000
-TCP_RETRIES2 = 15
-DEFAULT_RCVBUF = 512 << 10  # where autotuning settles for this link's BDP; window = rcvbuf
-NAPI_BUDGET = 64  # packets a NAPI poll handles (interrupt coalescing): one event, one ACK
-_U32 = 0xFFFFFFFF
 _WILDCARD = ("", "::", "0.0.0.0")  # bind() addresses meaning "any of this host's"
 _LOOPBACK = ("127.0.0.1", "::1")
-_CMSG = struct.Struct("=QIIII")  # struct dmabuf_cmsg (see uapi.DmabufCmsg)
-_CMSG_DTYPE = np.dtype([("frag_offset", "=u8"), ("frag_size", "=u4"), ("frag_token", "=u4"),
-                        ("dmabuf_id", "=u4"), ("flags", "=u4")])  # the same, many at a time
-_CMSG_RAW = struct.Struct(f"{_CMSG.size}s")  # one cmsg's data, as bytes
-_TOKEN_DTYPE = np.dtype([("token_start", "=u4"), ("token_count", "=u4")])  # dmabuf_token
-_CMSG_LEN_DMABUF = _socket.CMSG_LEN(uapi.DMABUF_CMSG_SIZE)
-_CMSG_SPACE_DMABUF = _socket.CMSG_SPACE(uapi.DMABUF_CMSG_SIZE)
 _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0o4000)
 _SOCK_CLOEXEC = getattr(_socket, "SOCK_CLOEXEC", 0o2000000)
 
-MSG_OOB, MSG_ERRQUEUE = 0x1, uapi.MSG_ERRQUEUE
-_SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE, _SO_RCVLOWAT = 3, 4, 8, 25, 18
+_SO_TYPE, _SO_ERROR, _SO_RCVBUF, _SO_BINDTODEVICE = 3, 4, 8, 25
+_TOKEN_DTYPE = np.dtype([("token_start", "=u4"), ("token_count", "=u4")])  # dmabuf_token
 
 
 def make_socket(netns: NetNamespace, family: int, type: int, proto: int = 0):
@@ -204,7 +193,7 @@ class _Socket:
         elif level == uapi.SOL_SOCKET and optname == _SO_ERROR:
             value, self._err = self._err, 0
         elif level == uapi.SOL_SOCKET and optname == _SO_RCVBUF and self.type == _socket.SOCK_STREAM:
-            value = getattr(self, "rcvbuf", DEFAULT_RCVBUF)
+            value = self.rcvbuf  # sk_rcvbuf, as autotuning left it
         else:
             value = sockopts.get_option(self, level, optname)
             if value is None:
@@ -251,7 +240,7 @@ class UdpSocket(_Socket):
         return self.recvmsg(bufsize, 0, flags)[0]
 
 
-class TcpSocket(_Socket):
+class TcpSocket(TcpSender, TcpReceiver, _Socket):
     """An emulated TCP socket with the devmem receive path."""
 
     def __init__(self, netns: NetNamespace, family: int, type: int, proto: int) -> None:
@@ -260,44 +249,14 @@ class TcpSocket(_Socket):
         self.local: tuple[str, int] | None = None
         self.remote: tuple[str, int] | None = None
         self.peer: TcpSocket | None = None
-        self.rcvbuf = DEFAULT_RCVBUF
+        self.rcvbuf = netns.sysctl["net.ipv4.tcp_rmem"][1]  # sk_rcvbuf (tcp_init_sock)
+        self.rcvbuf_locked = False  # SOCK_RCVBUF_LOCK: SO_RCVBUF set, no autotuning
         # the segment size: MTU less the IP and TCP (with timestamps) headers
         self.mss = netns.nic.mtu - header_len(6 if family == _socket.AF_INET6 else 4) + 14
         self._backlog: deque[TcpSocket] = deque()
-        # receive side
-        self._rq: deque[Skb] = deque()
-        self._rq_off = 0
-        self._rq_bytes = 0
-        self.rcv_nxt = 0
-        self._fin_rcvd = False
-        self._rd_shut = False  # sk_shutdown & RCV_SHUTDOWN
-        self._flow_in: FlowKey | None = None
-        self._ooo: dict[int, Skb] = {}  # out-of-order queue, by sequence number
-        self._ooo_bytes = 0
-        self._adv_rwnd = DEFAULT_RCVBUF  # the window in the last ACK sent
-        # sk_user_frags: token -> net_iov (-1: free) and the binding it belongs to
-        self._tok_niov = np.full(64, -1, dtype=np.int64)
-        self._tok_bind = np.zeros(64, dtype=np.int64)  # index into _tok_bindings
-        self._tok_bindings: list = []
-        self._tok_next = 1  # every token >= this one is free
-        self._tok_lo = 1  # every token below this one is held
-        self._tok_count = 0
-        # send side: the unacknowledged stream, as the buffers send() was given
-        self._snd_chunks: list[memoryview] = []
-        self._snd_starts: list[int] = []  # stream offset of each chunk
-        self._write_seq = 0
-        self.snd_una = 0
-        self.snd_nxt = 0
-        self._fin_queued = False
-        self._fin_sent = False
-        self._peer_rwnd = DEFAULT_RCVBUF
-        self._rto_ns = TLP_PTO_NS
-        self._retries = 0
-        self._sacked: list[tuple[int, int]] = []  # SACK scoreboard (merged, ascending)
-        self._rexmitted: list[tuple[int, int]] = []  # resent since the last timer
-        self._timer_gen = 0
-        self._timer_armed = False
-        self.retransmits = 0
+        self._init_receiver()
+        self.tokens = TokenTable()  # sk_user_frags
+        self._init_sender(0)
         self.route_dev = None  # the device the connection's route goes through (eth1 or lo)
         self._zc = None  # MSG_ZEROCOPY notifications and error queue (zerocopy.py)
 
@@ -393,8 +352,9 @@ class TcpSocket(_Socket):
         self._flow_in = FlowKey(fam, addr, src, port, self.local[1])
         self.peer, conn.peer = conn, self
         self.state = conn.state = "ESTABLISHED"
-        conn.rcvbuf = listener.rcvbuf  # accepted sockets inherit SO_RCVBUF
-        self._peer_rwnd, conn._peer_rwnd = conn.rcvbuf, self.rcvbuf
+        # accepted sockets inherit sk_rcvbuf and its lock (sk_clone_lock)
+        conn.rcvbuf, conn.rcvbuf_locked = listener.rcvbuf, listener.rcvbuf_locked
+        self._peer_rwnd, conn._peer_rwnd = conn._initial_window(), self._initial_window()
         listener._backlog.append(conn)
 
     def getsockname(self) -> tuple:
@@ -411,6 +371,7 @@ class TcpSocket(_Socket):
 
     def _set_rcvbuf(self, value: int) -> None:
         self.rcvbuf = value  # already clamped to rmem_max and doubled (sockopts.set_option)
+        self.rcvbuf_locked = True
 
     # ---- waiting on the virtual clock -----------------------------------------------------
     def _wait(self, ready, what: str, flags: int = 0) -> None:
@@ -467,267 +428,6 @@ class TcpSocket(_Socket):
         offsets with an ``SCM_DEVMEM_DMABUF`` cmsg for devmem TX; MSG_ZEROCOPY completions
         come on the error queue (``recvmsg(0, n, MSG_ERRQUEUE)``). See :mod:`.tcp_send`."""
         return tcp_send.sendmsg(self, buffers, ancdata, flags, address)
-
-    def _check_sendable(self) -> None:
-        """``tcp_sendmsg_locked`` before queueing: a pending error once, then EPIPE."""
-        if self._err:
-            err, self._err = self._err, 0
-            raise DevmemError(err)
-        if self._fin_queued or self.state not in ("ESTABLISHED", "CLOSE_WAIT"):
-            raise DevmemError(errno.EPIPE)
-
-    @property
-    def tx_stats(self):
-        """Counters of the tx queue this connection's packets leave by (XPS by flow hash)."""
-        dev = self.route_dev or self.netns.nic
-        if self._flow_in is None:
-            return dev.tx_queues[0].stats
-        return dev.tx_queues[dev.rss_hash(self._flow_in) % len(dev.tx_queues)].stats
-
-    @property
-    def write_seq(self) -> int:
-        return self._write_seq
-
-    def _payload(self, start: int, end: int):
-        """Stream bytes ``[start, end)``: a slice of one send buffer, or joined across them."""
-        starts, chunks = self._snd_starts, self._snd_chunks
-        i = bisect.bisect_right(starts, start) - 1
-        off = start - starts[i]
-        if end - starts[i] <= chunks[i].nbytes:
-            return chunks[i][off:end - starts[i]]
-        parts = []
-        while start < end:
-            take = min(end, starts[i] + chunks[i].nbytes)
-            parts.append(chunks[i][start - starts[i]:take - starts[i]])
-            start = take
-            i += 1
-        return b"".join(parts)
-
-    def _drop_acked(self) -> None:
-        chunks, starts = self._snd_chunks, self._snd_starts
-        n = 0
-        while n < len(chunks) and starts[n] + chunks[n].nbytes <= self.snd_una:
-            n += 1
-        if n:
-            del chunks[:n], starts[:n]
-
-    def _transmit(self) -> None:
-        """Send new data as far as the peer's window allows, then a queued FIN."""
-        if self.peer is None:
-            return
-        end = self.write_seq
-        limit = min(end, self.snd_una + self._peer_rwnd)
-        if limit < end:  # sender silly-window avoidance: only whole segments until the end
-            limit = self.snd_nxt + (limit - self.snd_nxt) // self.mss * self.mss
-        if limit > self.snd_nxt:
-            self._emit([(self.snd_nxt, limit)])
-            self.snd_nxt = limit
-        if self._fin_queued and not self._fin_sent and self.snd_nxt == end:
-            self._send_fin(end)
-            self.snd_nxt = end + 1
-        self._arm_timer()
-
-    def _send_fin(self, seq: int) -> None:
-        self._fin_sent = True
-        link = self.netns.link
-        link.schedule_at(link.wire(self.netns, header_len(self._flow_in.family)),
-                        partial(self.peer._on_fin, seq))
-
-    def _emit(self, ranges: list[tuple[int, int]]) -> int:
-        """Put ``[start, end)`` ranges of the stream on the wire in MSS-sized segments.
-
-        The peer's NIC takes them NAPI_BUDGET at a time: one event per poll, at the arrival of
-        its last packet, carrying ``(seq, payload, mss)`` runs. Returns the segments sent.
-        """
-        link, peer, mss = self.netns.link, self.peer, self.mss
-        hdr = header_len(self._flow_in.family)
-        loop = self.route_dev is not None and self.route_dev.kind != "nic"
-        runs: list[tuple] = []
-        nseg = arrival = pkts = nbytes = 0
-        for seq, stop in ranges:
-            while seq < stop:
-                k = min(NAPI_BUDGET - nseg, -(-(stop - seq) // mss))
-                end = min(stop, seq + k * mss)
-                runs.append((seq, self._payload(seq, end), mss))
-                arrival = link.now_ns if loop else link.wire_run(
-                    self.netns, mss + hdr, k - 1, end - seq - (k - 1) * mss + hdr)
-                nseg += k
-                pkts += k
-                nbytes += end - seq + k * hdr
-                seq = end
-                if nseg == NAPI_BUDGET:
-                    link.schedule_at(arrival, partial(peer._on_burst, runs))
-                    runs, nseg = [], 0
-        if runs:
-            link.schedule_at(arrival, partial(peer._on_burst, runs))
-        if pkts:
-            st = self.tx_stats
-            st.packets += pkts
-            st.bytes += nbytes
-        return pkts
-
-    # ---- loss recovery: SACK scoreboard, fast retransmit, TLP then RTO -------------------------
-    def _holes(self) -> list[tuple[int, int]]:
-        """Unsacked ranges below the highest SACKed byte (RFC 6675 'lost' once DupThresh met)."""
-        holes, at = [], self.snd_una
-        for a, b in self._sacked:
-            if a > at:
-                holes.append((at, a))
-            at = max(at, b)
-        return holes
-
-    def _arm_timer(self) -> None:
-        if self._timer_armed or self.snd_una >= self.snd_nxt or self._err:
-            return
-        self._timer_armed = True
-        gen = self._timer_gen
-        self.netns.link.schedule(self._rto_ns, partial(self._on_timeout, gen))
-
-    def _on_timeout(self, gen: int) -> None:
-        """TLP probe first (2 ms), then RTO from 200 ms doubling; give up after tcp_retries2."""
-        if gen != self._timer_gen:
-            return
-        self._timer_armed = False
-        if self.snd_una >= self.snd_nxt:
-            return
-        self._retries += 1
-        if self._retries > TCP_RETRIES2:
-            self._err = errno.ETIMEDOUT
-            if self._zc is not None:  # tcp_write_err: tcp_write_queue_purge
-                self._zc.purge()
-            return
-        data_end = min(self.snd_nxt, self.write_seq)
-        top = self._sacked[-1][1] if self._sacked else self.snd_una
-        lost = self._holes() + ([(top, data_end)] if data_end > top else [])
-        self.retransmits += self._emit(lost)
-        self._rexmitted = lost
-        if self._fin_sent and self.snd_una <= self.write_seq and self.snd_nxt > self.write_seq:
-            self._send_fin(self.write_seq)
-        self._rto_ns = TCP_RTO_MIN_NS if self._rto_ns < TCP_RTO_MIN_NS else \
-            min(2 * self._rto_ns, TCP_RTO_MAX_NS)
-        self._timer_gen += 1
-        self._arm_timer()
-
-    def _on_ack(self, ack: int, rwnd: int, sack: tuple = ()) -> None:
-        self._peer_rwnd = rwnd
-        if ack > self.snd_una:
-            self.snd_una = ack
-            self._drop_acked()
-            if self._zc is not None:  # MSG_ZEROCOPY: acknowledged data completes
-                self._zc.acked(ack)
-            self.snd_nxt = max(self.snd_nxt, ack)
-            self._retries = 0
-            self._rto_ns = TLP_PTO_NS
-            self._timer_gen += 1
-            self._timer_armed = False
-            self._rexmitted = [(a, b) for a, b in self._rexmitted if b > ack]
-            self._maybe_done()
-        self._sacked = [r for r in sack if r[1] > self.snd_una]
-        holes = self._holes()
-        if holes and sum(b - max(a, holes[0][1]) for a, b in self._sacked) >= 3 * self.mss:
-            todo = _subtract(holes, self._rexmitted)
-            if todo:  # fast retransmit of what SACK shows missing, once per loss
-                self.retransmits += self._emit(todo)
-                self._rexmitted = sorted(self._rexmitted + todo)
-        self._transmit()
-
-    # ---- receiving (softirq side) -----------------------------------------------------------
-    def _rwnd(self) -> int:
-        return max(0, self.rcvbuf - self._rq_bytes - self._ooo_bytes)
-
-    def _sack_blocks(self) -> tuple:
-        """Merged ranges held in the out-of-order queue; stale or overlapping entries go."""
-        blocks: list[list[int]] = []
-        for seq in sorted(self._ooo):
-            skb = self._ooo[seq]
-            if seq < self.rcv_nxt or (blocks and seq < blocks[-1][1]):
-                del self._ooo[seq]
-                self._ooo_bytes -= skb.length
-                skb.free()
-            elif blocks and seq == blocks[-1][1]:
-                blocks[-1][1] += skb.length
-            else:
-                blocks.append([seq, seq + skb.length])
-        return tuple((a, b) for a, b in blocks)
-
-    def _send_ack(self) -> None:
-        peer = self.peer
-        if peer is not None:
-            sack = self._sack_blocks() if self._ooo else ()
-            self._adv_rwnd = self._rwnd()
-            self.netns.link.schedule(self.netns.link.delay_ns,
-                                   partial(peer._on_ack, self.rcv_nxt, self._adv_rwnd, sack))
-
-    def _on_burst(self, runs: list[tuple]) -> None:
-        """One NAPI poll: the NIC places the segments, TCP queues them in order or out of order
-        (holding their net_iovs until the hole is filled), then one ACK with SACK blocks."""
-        if self._closed or (self._rd_shut and self._fin_sent):
-            self._abort_on_data(runs)
-            return
-        ooo = self._ooo
-        for skb in receive_burst(self.route_dev or self.netns.nic, self._flow_in, runs):
-            if skb.seq == self.rcv_nxt and not ooo and not self._closed \
-                    and not self._fin_rcvd:  # the common case: in order, nothing pending
-                self._append_in_order(skb)
-                continue
-            for seg in skb.segments():
-                self._queue_segment(seg)
-        self._send_ack()
-
-    def _queue_segment(self, skb: Skb) -> None:
-        ooo = self._ooo
-        seq = skb.seq
-        if self._closed or self._fin_rcvd or seq < self.rcv_nxt or seq in ooo:
-            skb.free()  # duplicate (or nobody left to read it)
-        elif seq > self.rcv_nxt:
-            ooo[seq] = skb
-            self._ooo_bytes += skb.length
-        else:
-            self._append_in_order(skb)
-            while self.rcv_nxt in ooo:  # the hole is filled: the queued run follows
-                nxt = ooo.pop(self.rcv_nxt)
-                self._ooo_bytes -= nxt.length
-                self._append_in_order(nxt)
-
-    def _append_in_order(self, skb: Skb) -> None:
-        self._rq.append(skb)
-        self._rq_bytes += skb.length
-        self.rcv_nxt += skb.length
-
-    def _maybe_done(self) -> None:
-        """Both FINs exchanged and ours acked (LAST_ACK acked, or FIN_WAIT2/CLOSING into
-        TIME_WAIT, whose socket is ``tcp_done``): the socket is CLOSE, shutdown is ENOTCONN."""
-        if self._fin_sent and self._fin_rcvd and self.snd_una > self.write_seq:
-            self.state = "CLOSE"
-
-    def _on_fin(self, seq: int) -> None:
-        if seq == self.rcv_nxt and not self._fin_rcvd:
-            self._fin_rcvd = True
-            self.rcv_nxt += 1
-            if self.state == "ESTABLISHED":
-                self.state = "CLOSE_WAIT"
-            self._maybe_done()
-        self._send_ack()
-
-    def _abort_on_data(self, runs: list[tuple]) -> None:
-        """New data for a socket that can no longer read it (closed, or FIN_WAIT after
-        ``shutdown(SHUT_RD)``): the packets are dropped and both ends reset
-        (``tcp_rcv_state_process``: TCPABORTONDATA, then ``tcp_v4_send_reset``)."""
-        for skb in receive_burst(self.netns.nic, self._flow_in, runs):
-            skb.free()
-        if self.peer is not None and self.state != "CLOSE":
-            if not self._closed:
-                self._on_reset()
-            self.netns.link.schedule(self.netns.link.delay_ns, self.peer._on_reset)
-            self.state = "CLOSE"
-
-    def _on_reset(self) -> None:
-        # tcp_reset: EPIPE in CLOSE_WAIT (the peer had already sent its FIN), else ECONNRESET
-        self._err = errno.EPIPE if self.state == "CLOSE_WAIT" else errno.ECONNRESET
-        self.state = "CLOSE"
-        self._timer_gen += 1
-        if self._zc is not None:  # tcp_reset: tcp_write_queue_purge frees the send queue
-            self._zc.purge()
 
     # ---- recvmsg -----------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -805,229 +505,30 @@ class TcpSocket(_Socket):
         return self.recvmsg_into([view], 0, flags)[0]
 
     def _check_recvmsg(self, bufsize: int, ancbufsize: int, flags: int) -> None:
-        self._check_open()
-        for name, v in (("bufsize", bufsize), ("ancbufsize", ancbufsize), ("flags", flags)):
-            _check_int(name, v)
-        if bufsize < 0:
-            raise ValueError("negative buffer size in recvmsg()")
-        if ancbufsize < 0:
-            raise ValueError("negative buffer size in recvmsg()")
-        recv_precheck(self, flags)
-
-    def _more_than(self, queued: int) -> bool:
-        """Something new to read: more skbs than ``queued``, a FIN or an error."""
-        return len(self._rq) > queued or self._eof() or bool(self._err)
-
-    def _eof(self) -> bool:
-        """Reads end here: FIN received, or ``shutdown(SHUT_RD)`` (RCV_SHUTDOWN)."""
-        return self._fin_rcvd or self._rd_shut
+        tcp_recvmsg.check_recvmsg(self, bufsize, ancbufsize, flags)
 
     def _recvmsg_locked(self, length: int, ancbufsize: int, flags: int):
-        devmem_ok = bool(flags & uapi.MSG_SOCK_DEVMEM)
-        trunc = bool(flags & uapi.MSG_TRUNC)
-        peek = bool(flags & uapi.MSG_PEEK)
-        lowat = self._opts.get((uapi.SOL_SOCKET, _SO_RCVLOWAT), 1)  # sock_rcvlowat()
-        target = length if flags & uapi.MSG_WAITALL else min(lowat, length)
-        room = ancbufsize
-        ancdata: list = []
-        linear: list[bytes] = []
-        copied = 0
-        last_dmabuf: bool | None = None
-        idx, offset = 0, self._rq_off
-        consumed_skbs = 0
-        if length == 0 and not self._rq and not self._eof():  # sock_rcvlowat() is at least 1
-            self._wait(partial(self._more_than, 0), "recvmsg", flags)
-        while length > 0:
-            if idx >= len(self._rq):
-                if copied >= target or self._eof() or self._err:
-                    break
-                # a socket with a timeout is non-blocking under Python's poll(): a partial
-                # MSG_WAITALL read returns what is there
-                if copied and (self._timeout is not None or flags & uapi.MSG_DONTWAIT):
-                    break
-                self._wait(partial(self._more_than, len(self._rq)), "recvmsg", flags)
-                continue
-            skb = self._rq[idx]
-            used = min(skb.length - offset, length)
-            if not trunc:
-                is_dmabuf = not skb.readable
-                if last_dmabuf is not None and last_dmabuf != is_dmabuf:
-                    break
-                if skb.readable:
-                    linear.append(skb.linear[offset:offset + used])
-                else:
-                    if not devmem_ok:
-                        if not copied:
-                            copied = -errno.EFAULT
-                        break
-                    sent, room = self._recvmsg_dmabuf(skb, offset, used, linear, ancdata, room)
-                    if sent <= 0:  # 6.18 passes the error through (18282100d704); 6.12: EFAULT
-                        if not copied:
-                            copied = sent if self.netns.kernel.version.recvmsg_errors_exposed \
-                                else -errno.EFAULT
-                        break
-                    used = sent
-                last_dmabuf = is_dmabuf
-            copied += used
-            length -= used
-            offset += used
-            if offset < skb.length:
-                continue
-            idx += 1
-            offset = 0
-            if not peek:
-                consumed_skbs += 1
-        if not peek:
-            self._consume(consumed_skbs, offset if idx < len(self._rq) else 0, copied)
-        if copied < 0:
-            raise DevmemError(-copied)
-        if copied == 0 and self._err and not self._rq:
-            err, self._err = self._err, 0
-            raise DevmemError(err)
-        return copied, linear, ancdata
+        return tcp_recvmsg.recvmsg_locked(self, length, ancbufsize, flags)
 
-    def _consume(self, skbs: int, offset: int, copied: int) -> None:
-        for _ in range(skbs):
-            skb = self._rq.popleft()
-            self._rq_bytes -= skb.length
-            skb.free()
-        if offset:  # the packets of a batched skb that were read in full go now
-            gone = self._rq[0].drop_read_segments(offset)
-            self._rq_bytes -= gone
-            offset -= gone
-        self._rq_off = offset
-        # tcp_cleanup_rbuf: announce a window that has at least doubled since the last ACK
-        if copied > 0 and self.peer is not None and \
-                self._rwnd() >= max(2 * self._adv_rwnd, self.mss):
-            self._send_ack()
-
-    def _recvmsg_dmabuf(self, skb: Skb, offset: int, remaining: int, linear: list,
-                        ancdata: list, room: int) -> tuple[int, int]:
-        """``tcp_recvmsg_dmabuf``: returns (bytes reported or -errno, control room left).
-
-        A cmsg and a token per frag, for as many frags as the control buffer has room.
-        """
-        sent = 0
-        need, space = _CMSG_LEN_DMABUF, _CMSG_SPACE_DMABUF
-        headlen = len(skb.linear)
-        if offset < headlen:
-            copy = min(headlen - offset, remaining)
-            linear.append(skb.linear[offset:offset + copy])
-            if room < need:  # put_cmsg_notrunc: ETOOSMALL
-                linear.pop()
-                return (sent or -uapi.ETOOSMALL), room
-            room -= min(space, room)
-            ancdata.append((uapi.SOL_SOCKET, uapi.SCM_DEVMEM_LINEAR, _CMSG.pack(0, copy, 0, 0, 0)))
-            sent += copy
-            offset += copy
-            remaining -= copy
-            if remaining == 0:
-                return sent, room
-        nfr = len(skb.niovs)
-        if not nfr:
-            return (sent or -errno.EFAULT), room
-        stop = offset + remaining
-        f = skb.fsize
-        if f:  # every frag f bytes but the last: where they start is arithmetic
-            j0 = min((offset - headlen) // f, nfr - 1)  # the frag holding byte `offset`
-            j1 = min((stop - 1 - headlen) // f, nfr - 1)  # ... and byte stop - 1
-        else:
-            fends = skb.fends
-            j0 = int(fends.searchsorted(offset, "right"))
-            j1 = min(int(fends.searchsorted(stop, "left")), nfr - 1)
-        fit = (room - need) // space + 1 if room >= need else 0
-        n = min(j1 - j0 + 1, fit)
-        if n <= 0:
-            return (sent or -uapi.ETOOSMALL), room
-        room = max(0, room - n * space)
-        j1 = j0 + n - 1
-        if f:
-            first_start = headlen + j0 * f
-            last_start, last_end = headlen + j1 * f, min(headlen + (j1 + 1) * f, skb.length)
-        else:
-            first_start = int(fends[j0] - skb.fsizes[j0])
-            last_start, last_end = int(fends[j1] - skb.fsizes[j1]), int(fends[j1])
-        binding = skb.binding
-        niovs = skb.niovs[j0:j0 + n]
-        rec = np.empty(n, dtype=_CMSG_DTYPE)
-        rec["frag_offset"] = niovs * binding.niov_size
-        rec["frag_size"] = f if f else skb.fsizes[j0:j0 + n]
-        rec["frag_token"] = self._token_alloc_many(binding, niovs)
-        rec["dmabuf_id"] = binding.id
-        rec["flags"] = 0
-        if offset > first_start:  # the first frag is read from its middle
-            rec["frag_offset"][0] += offset - first_start
-            rec["frag_size"][0] -= offset - first_start
-        end = min(last_end, stop)  # where the last frag's reported bytes end
-        rec["frag_size"][-1] = end - max(last_start, offset)
-        raw = rec.tobytes()
-        level, kind = uapi.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF
-        ancdata += [(level, kind, c) for (c,) in _CMSG_RAW.iter_unpack(raw)]
-        return sent + end - offset, room
-
-    # ---- tokens ----------------------------------------------------------------------------
-    def _token_alloc_many(self, binding, niovs: np.ndarray) -> np.ndarray:
-        """A token per net_iov, each the lowest free >= 1 (``xa_alloc`` with
-        ``XA_FLAGS_ALLOC1``, ``xa_limit_31b``); each token holds a net_iov reference."""
-        n = len(niovs)
-        top, lo = self._tok_next, self._tok_lo
-        if lo >= top:
-            tokens = np.arange(top, top + n, dtype=np.int64)
-        else:
-            table = self._tok_niov
-            window = table[lo:min(top, lo + max(4 * n, 256))] < 0
-            tokens = window.nonzero()[0][:n] + lo
-            if len(tokens) < n and lo + max(4 * n, 256) < top:
-                tokens = (table[lo:top] < 0).nonzero()[0][:n] + lo
-            if len(tokens) < n:
-                tokens = np.concatenate(
-                    [tokens, np.arange(top, top + n - len(tokens), dtype=np.int64)])
-        last = int(tokens[-1])
-        if last >= len(self._tok_niov):  # grow the table
-            size = max(2 * len(self._tok_niov), last + 1)
-            self._tok_niov = np.concatenate(
-                [self._tok_niov, np.full(size - len(self._tok_niov), -1, dtype=np.int64)])
-            self._tok_bind = np.concatenate(
-                [self._tok_bind, np.zeros(size - len(self._tok_bind), dtype=np.int64)])
-        self._tok_next = max(top, last + 1)
-        self._tok_lo = last + 1
-        self._tok_count += n
-        for i, b in enumerate(self._tok_bindings):
-            if b is binding:
-                break
-        else:
-            self._tok_bindings.append(binding)
-            i = len(self._tok_bindings) - 1
-        at = as_index(tokens)
-        self._tok_niov[at] = niovs
-        self._tok_bind[at] = i
-        binding.get_many(niovs)
-        return tokens
-
+    # ---- tokens (sk_user_frags) ------------------------------------------------------------
     @property
     def tokens_held(self) -> int:
         """How many tokens user space holds on this socket (frags not yet returned)."""
-        return self._tok_count
+        return self.tokens.count
+
+    # the token table's arrays under their old names (read by widgets/niov_map.py)
+    _tok_niov = property(lambda self: self.tokens.niov)
+    _tok_bind = property(lambda self: self.tokens.bind)
+    _tok_bindings = property(lambda self: self.tokens.bindings)
 
     def _token_free(self, named: np.ndarray) -> int:
-        """Free the held tokens marked in ``named`` (a mask over the table); returns how many
-        there were."""
-        tokens = (named & (self._tok_niov[:len(named)] >= 0)).nonzero()[0]
-        if not len(tokens):
-            return 0
-        niovs = self._tok_niov[tokens]
-        self._tok_niov[tokens] = -1
-        self._tok_count -= len(tokens)
-        self._tok_lo = min(self._tok_lo, int(tokens[0]))
-        self._put_niovs(niovs, self._tok_bind[tokens])
-        return len(tokens)
-
-    def _put_niovs(self, niovs: np.ndarray, binds: np.ndarray) -> None:
-        if len(self._tok_bindings) == 1:
-            self._tok_bindings[0].put_many(niovs)
-            return
-        for i, b in enumerate(self._tok_bindings):
-            b.put_many(niovs[binds == i])
+        """Free the held tokens marked in ``named`` (a mask over the table), dropping their
+        net_iov references; returns how many there were."""
+        n = 0
+        for binding, niovs in self.tokens.free(named):
+            binding.put_many(niovs)
+            n += len(niovs)
+        return n
 
     def _devmem_dontneed(self, data: bytes) -> int:
         """``sock_devmem_dontneed``: free the frags named by ``struct dmabuf_token`` ranges."""
@@ -1035,20 +536,8 @@ class TcpSocket(_Socket):
                 len(data) > uapi.DMABUF_TOKEN_SIZE * uapi.MAX_DONTNEED_TOKENS:
             raise DevmemError(errno.EINVAL)
         cap = uapi.MAX_DONTNEED_FRAGS if self.netns.kernel.version.dontneed_frag_cap else None
-        top = self._tok_next  # tokens at or above it do not exist
-        named = np.zeros(top, dtype=bool)
-        examined = 0
-        for start, count in np.frombuffer(data, dtype=_TOKEN_DTYPE).tolist():
-            if cap is not None:
-                count = min(count, cap - examined)
-            examined += count
-            # tokens start, start+1, ... (mod 2**32): at most two spans of the table
-            named[max(start, 1):min(start + count, top)] = True
-            if start + count > _U32 + 1:
-                named[1:min(start + count - _U32 - 1, top)] = True
-            if cap is not None and examined >= cap:
-                break
-        return self._token_free(named)
+        ranges = np.frombuffer(data, dtype=_TOKEN_DTYPE).tolist()
+        return self._token_free(self.tokens.named(ranges, cap))
 
     # ---- closing -----------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
@@ -1078,14 +567,14 @@ class TcpSocket(_Socket):
         self._closed = True
         if self._zc is not None:  # SOCK_DEAD: no more completions
             self._zc.close()
-        self._token_free(np.ones(self._tok_next, dtype=bool))
+        self._token_free(np.ones(self.tokens.top, dtype=bool))
         unread = self._rq_bytes - self._rq_off
         while self._rq:
             self._rq.popleft().free()
         for skb in self._ooo.values():
             skb.free()
         self._ooo.clear()
-        self._rq_bytes = self._rq_off = self._ooo_bytes = 0
+        self._rq_bytes = self._rq_off = self._ooo_bytes = self._rmem = 0
         if self.local and self.netns.ports.get(self.local[1]) is self:
             del self.netns.ports[self.local[1]]
         for conn in self._backlog:
@@ -1104,45 +593,3 @@ class TcpSocket(_Socket):
                 self._transmit()
         if self.peer is None:  # a listener or an unconnected socket
             self.state = "CLOSE"
-
-
-def _subtract(ranges: list[tuple[int, int]], minus: list[tuple[int, int]]) -> list:
-    """``ranges`` less every byte in ``minus`` (both sorted, non-overlapping)."""
-    out = []
-    for a, b in ranges:
-        for c, d in minus:
-            if d <= a or c >= b:
-                continue
-            if c > a:
-                out.append((a, c))
-            a = max(a, d)
-            if a >= b:
-                break
-        if a < b:
-            out.append((a, b))
-    return out
-
-
-def recv_precheck(sock: TcpSocket, flags: int) -> None:
-    """The checks of ``tcp_recvmsg`` / ``tcp_recvmsg_locked`` (``net/ipv4/tcp.c``) before any
-    data is looked at, as seen through Python's socket module.
-
-    ``MSG_ERRQUEUE`` goes to ``inet_recv_error`` first: the lab has no error queue, EAGAIN
-    (Python's ``poll()`` waits out a timeout first). A listener is ENOTCONN (with a timeout,
-    Python's ``poll()`` on a listener times out first). ``MSG_OOB`` with no urgent data is
-    EINVAL (``tcp_recv_urg``). An unconnected socket is ENOTCONN unless ``shutdown(SHUT_RD)``
-    marked it (then 0 bytes).
-    """
-    timed = sock._timeout is not None and sock._timeout > 0
-    if flags & MSG_ERRQUEUE:
-        if timed:
-            sock._wait(lambda: False, "recvmsg")
-        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-    if sock.state == "LISTEN":
-        if timed:
-            sock._wait(lambda: bool(sock._backlog), "recvmsg")
-        raise DevmemError(errno.ENOTCONN)
-    if flags & MSG_OOB:
-        raise DevmemError(errno.EINVAL)
-    if sock.state == "CLOSE" and sock.peer is None and not sock._rd_shut:
-        raise DevmemError(errno.ENOTCONN)

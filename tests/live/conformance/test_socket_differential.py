@@ -52,12 +52,10 @@ CANNOT_AGREE = {
         "options the kernel has and the lab does not model (SO_PRIORITY, TCP_KEEPIDLE, IP_TTL, "
         "IPV6_UNICAST_HOPS, UDP_CORK): the emulator says ENOPROTOOPT; it models only what "
         "devmem programs touch (devmem_lab/sockopts.py)"),
-    "tcp-buffer-autotuning": (
-        "SO_RCVBUF of a TCP socket whose program never set it, and SO_SNDBUF of a connection: "
-        "the lab starts a socket at 512 KiB receive buffer, where autotuning settles for its "
-        "link (devmem_lab/tcp.py DEFAULT_RCVBUF), and does not model send-buffer growth; "
-        "Linux reports tcp_rmem[1] = 131072 until autotuning grows it, and grows a "
-        "connection's SO_SNDBUF (tcp_sndbuf_expand) from tcp_wmem[1]"),
+    "tcp-sndbuf-autotuning": (
+        "SO_SNDBUF of a connection whose program never set it: the lab does not model "
+        "send-buffer growth; Linux grows a connection's SO_SNDBUF (tcp_sndbuf_expand) from "
+        "tcp_wmem[1]"),
     "link-mss": (
         "TCP_MAXSEG of a connection is its link's MSS: the lab's 1500-byte MTU link gives "
         "1448, loopback's 64 KiB MTU gives 32768 here"),
@@ -77,10 +75,9 @@ def listed(program: dict, j: int) -> str | None:
         return "unmodelled-option"
     earlier = program["ops"][:j]
     never_set = not any(o[0] == "setsockopt" and (o[1], o[2]) == key for o in earlier)
-    if op[0] == "getsockopt" and never_set and (
-            (key == (SOL, socket.SO_RCVBUF) and program["kind"] != "udp")
-            or (key == (SOL, socket.SO_SNDBUF) and program["kind"] == "pair")):
-        return "tcp-buffer-autotuning"
+    if op[0] == "getsockopt" and never_set and key == (SOL, socket.SO_SNDBUF) \
+            and program["kind"] == "pair":
+        return "tcp-sndbuf-autotuning"
     if op[0] == "getsockopt" and key == (TCP, 2) and program["kind"] == "pair":
         return "link-mss"
     return None
@@ -149,10 +146,12 @@ def test_corpus_is_from_a_6_18_kernel_and_large_enough():
 
 
 def test_a_listed_case_that_agrees_fails():
-    program = {"kind": "tcp", "ops": [["getsockopt", SOL, socket.SO_RCVBUF, 0]]}
-    assert listed(program, 0) == "tcp-buffer-autotuning"
-    assert compare(program, [["ok", 131072]], [["ok", 131072]])[0] == "LISTED-BUT-AGREES"
-    assert compare(program, [["ok", 524288]], [["ok", 131072]])[0] == "listed"
+    program = {"kind": "pair", "ops": [["getsockopt", SOL, socket.SO_SNDBUF, 0]]}
+    assert listed(program, 0) == "tcp-sndbuf-autotuning"
+    assert compare(program, [["ok", 16384]], [["ok", 16384]])[0] == "LISTED-BUT-AGREES"
+    assert compare(program, [["ok", 16384]], [["ok", 87040]])[0] == "listed"
+    fresh = {"kind": "tcp", "ops": [["getsockopt", SOL, socket.SO_RCVBUF, 0]]}
+    assert listed(fresh, 0) is None  # SO_RCVBUF is tcp_rmem[1] on both sides now
     plain = {"kind": "tcp", "ops": [["recv", 1, 0]]}
     assert compare(plain, [["error", "EAGAIN"]], [["error", "ENOTCONN"]])[0] == "DISAGREE"
 
