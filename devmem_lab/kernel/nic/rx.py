@@ -14,8 +14,8 @@ refilled from the page pool at once (:mod:`.ring`, as bnxt does). When the genpo
 (``mp_dmabuf_devmem_alloc_netmems`` returns 0) the refill fails: the packet is dropped, its
 buffers stay posted, and it is counted as ``rx-alloc-fail`` (bnxt's ``rx_oom_discards``) and,
 as the lab's choice, ``rx-hw-drops`` too; a packet needing more entries than are posted is
-dropped by the NIC (``rx-hw-drops`` only). See docs/kernel-facts.md, "Rx ring fill and refill
-(bnxt)" and "Page pool and exhaustion".
+dropped by the NIC (``rx-hw-drops`` only). See docs/kernel-facts.md,
+"Rx ring fill and refill (bnxt)" and "Page pool and exhaustion".
 
 Emulator choices:
 - one net_iov per ``niov_size`` bytes of payload; a packet never shares a net_iov;
