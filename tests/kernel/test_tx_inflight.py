@@ -33,7 +33,7 @@ def test_sent_regions_are_in_flight_until_acked():
 
 
 def test_a_partly_acked_region_keeps_only_its_unacked_pages():
-    lab, _buf, _nl, tx_id, cs, conn, anc = tx_setup(rcvbuf=4096)
+    lab, _buf, _nl, tx_id, cs, _conn, anc = tx_setup(rcvbuf=4096)
     b = lab.client.kernel.bindings[tx_id]
     cs.sendmsg([DmabufIov(0, 16 * 4096)], anc, ZC)
     lab.run(0.001)  # the receiver's small window holds the rest back
