@@ -97,3 +97,14 @@ def _devmem(kernel: str):
     yield Devmem(lab, fd, size, binding, ls, cs, conn)
     import os
     os.close(fd)
+
+
+#: net_iovs a bound queue keeps posted to its rx ring: the lab NIC's rx ring of 2 entries times
+#: bnxt's agg factor 4 (devmem_lab/kernel/nic/ring.py)
+POSTED = 8
+
+
+def assert_all_back(binding, posted: int = POSTED) -> None:
+    """Every net_iov is back in the genpool but those the rx rings keep posted (exact)."""
+    assert (binding.free_count, binding.posted_count) == (binding.num_niovs - posted, posted)
+    assert binding.refs.sum() == posted

@@ -5,8 +5,10 @@ xarray, the dma-buf carved into PAGE_SIZE net_iovs, ``net_iov_virtual_addr`` = b
 net_iov in the dma-buf), ``net_devmem_alloc_dmabuf`` (``gen_pool_alloc``: first fit, lowest
 free address) and ``net_devmem_unbind_dmabuf`` (queues lose their provider and restart).
 
-A net_iov has a reference count: one for the skb/page pool, one per token a socket holds
-(``tcp_recvmsg_dmabuf``). It returns to the genpool when the last reference drops.
+A net_iov has a reference count: one for the page pool while it is posted to an rx ring and
+then for the skb it lands in, one per token a socket holds (``tcp_recvmsg_dmabuf``). It returns
+to the genpool when the last reference drops. While bound, ``free_count + posted_count +``
+(net_iovs in skbs or held) ``== num_niovs``.
 """
 
 from __future__ import annotations
@@ -153,6 +155,17 @@ class Binding:
     @property
     def inflight(self) -> int:
         return self.num_niovs - self._nfree
+
+    @property
+    def posted_niovs(self) -> np.ndarray:
+        """net_iovs posted to the rx rings of this binding's queues (not yet filled by the NIC),
+        ascending; see ``nic/ring.py``."""
+        rings = [q.posted for q in self.dev.rx_queues if q.binding is self and len(q.posted)]
+        return np.sort(np.concatenate(rings)) if rings else np.empty(0, dtype=np.int64)
+
+    @property
+    def posted_count(self) -> int:
+        return sum(len(q.posted) for q in self.dev.rx_queues if q.binding is self)
 
     # ---- lifetime ------------------------------------------------------------------------
     def unbind(self) -> None:

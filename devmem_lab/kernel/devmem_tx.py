@@ -118,12 +118,22 @@ class TxRegion:
     in the tx queue's ``devmem_bytes`` when ``stats`` is given.
     """
 
-    __slots__ = ("mem", "nbytes", "stats")
+    __slots__ = ("binding", "mem", "nbytes", "offset", "stats")
 
-    def __init__(self, mem: memoryview, stats: QueueStats | None = None) -> None:
+    def __init__(self, mem: memoryview, stats: QueueStats | None = None,
+                 binding: Binding | None = None, offset: int = 0) -> None:
         self.mem = mem
         self.nbytes = mem.nbytes
         self.stats = stats
+        self.binding = binding  # the TX binding whose dma-buf `mem` is in (devmem TX)
+        self.offset = offset  # byte offset of `mem` in that dma-buf
+
+    def niovs(self, skip: int = 0) -> range:
+        """The net_iovs (``tx_vec`` indices) the region's bytes from ``skip`` on lie in."""
+        if self.binding is None or skip >= self.nbytes:
+            return range(0)
+        size = self.binding.niov_size
+        return range((self.offset + skip) // size, -(-(self.offset + self.nbytes) // size))
 
     def __repr__(self) -> str:
         return f"TxRegion({self.nbytes} bytes{', devmem' if self.stats is not None else ''})"

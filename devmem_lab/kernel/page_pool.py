@@ -5,6 +5,8 @@ Models ``net/core/page_pool.c`` and ``net/core/page_pool_user.c``: each rx queue
 provider hands out net_iovs of the bound dma-buf instead of host pages
 (``mp_dmabuf_devmem_alloc_netmems`` in ``net/core/devmem.c``). A pool destroyed while buffers
 are still in flight stays listed, with ``detach_time``, until the last one comes back.
+``inflight`` (hold - release, ``page_pool_user.c``) counts the buffers the driver posted to its
+rx ring too (``nic/ring.py``): right after a queue starts it is the ring's fill, not 0.
 
 Differs from the kernel: no per-CPU cache or ptr_ring; a freed buffer returns straight to its
 source (host allocator or the binding's genpool), so ``inflight`` is exact at every step.

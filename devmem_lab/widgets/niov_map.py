@@ -3,15 +3,18 @@
 A net_iov (``include/net/netmem.h``) is in one of these places at any moment:
 
 - ``free``: in the binding's genpool (``net/core/devmem.c``, ``net_devmem_alloc_dmabuf``; emulated in ``devmem_lab/kernel/devmem.py``);
-- ``posted``: taken from the genpool by the page pool for the rx ring (``net/core/page_pool.c``)
-  and not (yet) in any socket's queue;
+- ``posted``: taken from the genpool by the page pool and posted to the driver's rx ring,
+  waiting for the NIC to fill it (``net/core/page_pool.c``; bnxt fills the ring when the queue
+  starts and refills each consumed entry: ``devmem_lab/kernel/nic/ring.py``);
 - ``in skb``: holds payload of an skb queued on the socket, in order or out of order, not read
   yet (``net/ipv4/tcp_input.c``);
 - ``held``: read with ``recvmsg(MSG_SOCK_DEVMEM)``; the application holds its token
   (``net/ipv4/tcp.c``, ``tcp_recvmsg_dmabuf``) until ``SO_DEVMEM_DONTNEED``
   (``net/core/sock.c``) returns it;
-- ``in flight (TX)``: a devmem TX buffer sent and not yet completed (6.16+,
-  ``net/core/devmem.c``). Empty until the emulator models TX: see :func:`tx_inflight_niovs`.
+- ``in flight (TX)``: a net_iov of a TX-bound dma-buf that unacked data in a socket's send
+  queue references (6.16+, ``net/core/devmem.c``, ``net/ipv4/tcp.c``): the NIC may read it
+  again for a retransmission; after the ACK the zerocopy completion tells the sender it may
+  reuse it. See :func:`tx_inflight_niovs`.
 
 :func:`niov_states` is the only code that reads per-net_iov state out of the emulated kernel
 (port it when the kernel modules move). :func:`plot_niov_map` draws a static map;
@@ -44,25 +47,33 @@ LABELS = ("free in the genpool", "posted to the rx ring", "in an skb on the sock
           "held by the app (token)", "in flight (TX)")
 
 
-def tx_inflight_niovs(binding) -> np.ndarray:
-    """Indices of ``binding``'s net_iovs sent with devmem TX and not yet completed.
+def tx_inflight_niovs(binding, socks=()) -> np.ndarray:
+    """Indices of TX ``binding``'s net_iovs that unacked data in the send queues of ``socks``
+    references (``SO_ZEROCOPY`` + ``SCM_DEVMEM_DMABUF`` sendmsg, 6.16+), ascending; empty for
+    an RX binding. Asks the kernel (``kernel/tcp/send.py``, ``tx_inflight_niovs``)."""
+    from ..kernel.devmem_tx import is_tx
+    from ..kernel.tcp.send import tx_inflight_niovs as query
 
-    The hook for TX (``SO_ZEROCOPY`` + ``SCM_DEVMEM_DMABUF`` sendmsg, 6.16+): the emulator does
-    not model TX yet, so nothing is in flight. Return the indices here once it does.
-    """
-    return np.empty(0, dtype=np.int64)
+    if not is_tx(binding):
+        return np.empty(0, dtype=np.int64)
+    return query(binding, socks)
 
 
 def niov_states(binding, socks=()) -> np.ndarray:
     """The state of every net_iov of ``binding`` as an int8 array (index into :data:`STATES`).
 
-    ``socks``: the sockets whose queues and token tables to look at (a net_iov taken from the
-    genpool that none of them holds counts as ``posted``). Held wins over in-skb: a partly read
-    skb still lists the frags whose tokens the application holds.
+    ``socks``: the sockets whose queues, token tables and send queues to look at; posted
+    net_iovs come from the rx rings of the binding's queues. A net_iov taken from the genpool
+    that is neither posted nor held by one of ``socks`` counts as ``in skb`` (another
+    socket's). Held wins over in-skb: a partly read skb still lists the frags whose tokens the
+    application holds. A TX binding's net_iovs are ``free`` unless in flight.
     """
     n = binding.num_niovs
-    state = np.full(n, POSTED, dtype=np.int8)
+    state = np.full(n, IN_SKB, dtype=np.int8)
     state[binding.free_niovs] = FREE
+    posted = getattr(binding, "posted_niovs", None)
+    if posted is not None and len(posted):
+        state[posted] = POSTED
     for sock in socks:
         for skb in (*sock._rq, *sock._ooo.values()):
             if skb.binding is binding and len(skb.niovs):
@@ -73,7 +84,7 @@ def niov_states(binding, socks=()) -> np.ndarray:
             mine = np.array([b is binding for b in sock._tok_bindings], dtype=bool)
             live &= mine[sock._tok_bind]
             state[tok[live]] = HELD
-    tx = tx_inflight_niovs(binding)
+    tx = tx_inflight_niovs(binding, socks)
     if len(tx):
         state[tx] = TX
     return state

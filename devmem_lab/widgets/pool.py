@@ -3,8 +3,10 @@
 Models what ``net/core/devmem.c`` (the genpool of net_iovs, ``net_devmem_alloc_dmabuf``),
 ``net/ipv4/tcp.c`` (``tcp_recvmsg_dmabuf`` takes a reference per token) and
 ``net/core/sock.c`` (``sock_devmem_dontneed`` drops it) do to the free count. Each net_iov is
-in one of three places: free in the genpool, filled by the NIC and queued on the socket (not
-read yet), or read and held by the application (its token not returned yet).
+in one of four places: free in the genpool, posted to the driver's rx ring (taken from the
+genpool by the page pool, waiting for the NIC: ``devmem_lab/kernel/nic/ring.py``), filled by
+the NIC and queued on the socket (not read yet), or read and held by the application (its
+token not returned yet).
 
 Pure parts: :func:`pool_state` (one snapshot), :func:`pool_trace` (a scripted run as a
 DataFrame, for a static plot) and :func:`plot_pool`. :func:`pool_view` wires two buttons and
@@ -31,20 +33,23 @@ from .. import uapi
 
 __all__ = ["PoolView", "plot_pool", "pool_state", "pool_trace", "pool_view"]
 
-_BAR_LABEL = {"free": "free", "in_socket": "on the socket", "held": "held (tokens)"}
+_BAR_LABEL = {"free": "free", "posted": "posted (rx ring)", "in_socket": "on the socket",
+              "held": "held (tokens)"}
 WAIT_S = 5.0  # virtual seconds a read waits for data (a few retransmission timeouts)
 
 
 def pool_state(binding, conn, rxq, t_s: float = 0.0) -> dict[str, Any]:
     """One snapshot of the pool: where the net_iovs are and what the NIC counted.
 
-    Keys: ``t_s``, ``niovs``, ``free``, ``in_socket`` (filled, not read), ``held`` (tokens the
-    application holds), ``alloc_fail`` and ``hw_drops`` (the queue's counters), ``packets``.
+    Keys: ``t_s``, ``niovs``, ``free``, ``posted`` (on the rx ring), ``in_socket`` (filled,
+    not read), ``held`` (tokens the application holds), ``alloc_fail`` and ``hw_drops`` (the
+    queue's counters), ``packets``.
     """
     held = conn.tokens_held
+    posted = binding.posted_count
     inflight = binding.num_niovs - binding.free_count
     return {"t_s": round(float(t_s), 6), "niovs": binding.num_niovs, "free": binding.free_count,
-            "in_socket": max(inflight - held, 0), "held": held,
+            "posted": posted, "in_socket": max(inflight - posted - held, 0), "held": held,
             "alloc_fail": rxq.stats.alloc_fail, "hw_drops": rxq.stats.hw_drops,
             "packets": rxq.stats.packets}
 
@@ -157,7 +162,7 @@ def pool_view(lab, conn, binding_id: int, *, wait_s: float = WAIT_S) -> PoolView
     }
     ui._bars = {key: w.IntProgress(value=0, min=0, max=n, description=key, style=style,
                                    layout=w.Layout(width="30em"))
-                for key in ("free", "in_socket", "held")}
+                for key in ("free", "posted", "in_socket", "held")}
     ui._view = w.HTML()
     ui.controls["read"].on_click(lambda _b: ui.read(ui.controls["read_packets"].value))
     ui.controls["return"].on_click(lambda _b: ui.give_back(ui.controls["return_tokens"].value))
@@ -198,14 +203,16 @@ def pool_trace(actions: list[tuple[str, int]], *, niovs: int = 64, nbytes: int =
 
 
 def plot_pool(df, ax=None):
-    """Stacked areas of free / in-socket / held net_iovs per step; returns the Axes."""
+    """Stacked areas of free / posted / in-socket / held net_iovs per step; returns the Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    ax.stackplot(df.index, df["free"], df["in_socket"], df["held"],
-                 labels=["free (genpool)", "queued on the socket", "held by the app (tokens)"],
-                 colors=["tab:green", "tab:orange", "tab:red"], alpha=0.8, step="post")
+    ax.stackplot(df.index, df["free"], df["posted"], df["in_socket"], df["held"],
+                 labels=["free (genpool)", "posted to the rx ring", "queued on the socket",
+                         "held by the app (tokens)"],
+                 colors=["tab:green", "tab:blue", "tab:orange", "tab:red"], alpha=0.8,
+                 step="post")
     ax.plot(df.index, df["alloc_fail"].clip(upper=df["niovs"].max()), "k:", drawstyle="steps-post",
             label="NIC drops (clipped)")
     ax.set_xlabel("step (one read or one token return)")

@@ -62,7 +62,7 @@ RINGS_618 = (
     "TX push buff len:\tn/a\n"
     "HDS thresh:\t\t1023\n"
     "Current hardware settings:\n"
-    "RX:\t\t\t1024\n"
+    "RX:\t\t\t2\n"
     "RX Mini:\t\tn/a\n"
     "RX Jumbo:\t\tn/a\n"
     "TX:\t\t\t1024\n"

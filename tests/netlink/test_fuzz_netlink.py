@@ -252,7 +252,10 @@ class World:
             assert len(set(b.queues)) == len(b.queues)
             for q in b.queues:
                 assert nic.rx_queues[q].binding is b
-            assert b.free_count == b.num_niovs and not b.refs.any()
+            posted = b.posted_niovs  # nothing received: all free but the rx rings' posted
+            assert len(posted) == min(8 * len(b.queues), b.num_niovs)
+            assert b.free_count == b.num_niovs - len(posted)
+            assert b.refs.sum() == len(posted) and (b.refs[posted] == 1).all()
         for i, q in enumerate(nic.rx_queues):
             if q.binding is not None:
                 assert q.binding.bound and i in q.binding.queues

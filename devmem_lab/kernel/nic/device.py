@@ -20,7 +20,10 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ...errors import DevmemError
+from . import ring
 
 if TYPE_CHECKING:
     from ..devmem import Binding
@@ -108,6 +111,9 @@ class RxQueue:
     binding: Binding | None = None
     xsk: bool = False
     stats: QueueStats = field(default_factory=QueueStats)
+    # the rx (aggregation) ring: net_iov indices posted, in ring order, or host pages posted
+    posted: np.ndarray = field(default_factory=lambda: ring.EMPTY, repr=False)
+    posted_pages: int = 0
 
 
 @dataclass(eq=False)
@@ -198,8 +204,12 @@ class NetDevice:
         self.xdp_prog = False
         self.max_combined = max_combined if is_nic else 1
         self.combined = combined if is_nic else 1
-        # rings (ethtool -g); hds_thresh default as bnxt (BNXT_DEFAULT_RX_COPYBREAK)
-        self.rx_ring, self.tx_ring = 1024, 1024
+        # rings (ethtool -g); hds_thresh default as bnxt (BNXT_DEFAULT_RX_COPYBREAK). bnxt
+        # boots with 511 (BNXT_DEFAULT_RX_RING_SIZE): 2044 agg entries posted, 1/8 of
+        # ncdevmem's 16000-page dma-buf. The lab's rx ring is 2 (8 posted), the same share of
+        # the course's 64-net_iov dma-bufs; `ethtool -G eth1 rx 511` gives bnxt's default
+        # (docs/kernel-facts.md, "Rx ring fill and refill (bnxt)")
+        self.rx_ring, self.tx_ring = 2, 1024
         self.rx_ring_max, self.tx_ring_max = 4096, 4096
         # "off" | "on" | "auto" (ETHTOOL_TCP_DATA_SPLIT_DISABLED/ENABLED/UNKNOWN)
         self.tcp_data_split = "off"
@@ -242,6 +252,7 @@ class NetDevice:
             q = self.rx_queues.pop()
             self.tx_queues.pop()
             if q.pool is not None:
+                ring.release(q.pool, q.posted, q.posted_pages)
                 q.pool.detach(k.now_s)
         while len(self.rx_queues) < n:
             i = len(self.rx_queues)
@@ -249,15 +260,21 @@ class NetDevice:
             q = RxQueue(i, napi)
             if self.kind == "nic":
                 q.pool = k.new_page_pool(self.ifindex, napi, i)
+                ring.fill(self, q)
             self.rx_queues.append(q)
             self.tx_queues.append(TxQueue(i, napi))
 
     def restart_queue(self, index: int) -> None:
-        """``netdev_rx_queue_restart``: a new page pool, taking the queue's current provider."""
+        """``netdev_rx_queue_restart``: ``ndo_queue_mem_alloc`` makes a new page pool (taking
+        the queue's current provider) and fills a new ring from it; then the old ring's
+        buffers are freed and the old pool destroyed (``ndo_queue_mem_free``)."""
         q = self.rx_queues[index]
-        if q.pool is not None:
-            q.pool.detach(self.kernel.now_s)
+        old, posted, pages = q.pool, q.posted, q.posted_pages
         q.pool = self.kernel.new_page_pool(self.ifindex, q.napi_id, index, q.binding)
+        ring.fill(self, q)
+        if old is not None:
+            ring.release(old, posted, pages)
+            old.detach(self.kernel.now_s)
 
     def min_mp_channel_count(self) -> int:
         """``dev_get_min_mp_channel_count``: highest bound queue index + 1 (0 if none)."""
@@ -398,7 +415,14 @@ class NetDevice:
                 raise _err(errno.EINVAL, "requested ring size exceeds maximum", name)
         if new["rx"] < 1 or new["tx"] < 1:
             raise DevmemError(errno.EINVAL)  # driver: an empty ring
+        resize = new["rx"] != self.rx_ring
         self.rx_ring, self.tx_ring = new["rx"], new["tx"]
+        if resize:  # bnxt closes and reopens the device (rings freed, then filled again);
+            for q in self.rx_queues:  # here the page pools stay (their ids do not change)
+                posted, pages = q.posted, q.posted_pages
+                q.posted, q.posted_pages = ring.EMPTY, 0
+                ring.release(q.pool, posted, pages)
+                ring.fill(self, q)
         self.tcp_data_split = new["tcp_data_split"]
         self.hds_thresh = new["hds_thresh"]
         return True

@@ -10,9 +10,13 @@ the emulator stores a poll's in-order devmem packets together (their
 soon as it is read, and splits the batch wherever TCP treats packets differently (out of
 order, partly duplicate).
 
-When the pool is empty (``mp_dmabuf_devmem_alloc_netmems`` returns 0) the packet is dropped
-and counted as ``rx-alloc-fail`` and ``rx-hw-drops`` (driver-specific in reality; see
-docs/kernel-facts.md, "Page pool and exhaustion").
+Payload lands in net_iovs the driver posted to its ring at queue start; each consumed entry is
+refilled from the page pool at once (:mod:`.ring`, as bnxt does). When the genpool is empty
+(``mp_dmabuf_devmem_alloc_netmems`` returns 0) the refill fails: the packet is dropped, its
+buffers stay posted, and it is counted as ``rx-alloc-fail`` (bnxt's ``rx_oom_discards``) and,
+as the lab's choice, ``rx-hw-drops`` too; a packet needing more entries than are posted is
+dropped by the NIC (``rx-hw-drops`` only). See docs/kernel-facts.md,
+"Rx ring fill and refill (bnxt)" and "Page pool and exhaustion".
 
 Emulator choices:
 - one net_iov per ``niov_size`` bytes of payload; a packet never shares a net_iov;
@@ -32,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..devmem import as_index
+from . import ring
 from .device import FlowKey, NetDevice
 from .frags import EMPTY, NO_FRAGS, FragLayout
 
@@ -147,7 +152,7 @@ def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
         n = len(payload)
         last = n - (n - 1) // mss * mss
         if binding is not None and not linear_max and last > thresh and batching:
-            skb = _devmem_run(binding, pool, st, seq, payload, mss, hdr)
+            skb = _devmem_run(binding, rxq, st, seq, payload, mss, hdr)
             if skb is not _PER_PACKET:
                 if skb is not None:
                     out.append(skb)
@@ -158,7 +163,7 @@ def receive_burst(dev: NetDevice, flow: FlowKey, runs) -> list[Skb]:
                 out.append(_host_skb(pool if binding is None else None, st, seq + start, seg,
                                      hdr))
             else:
-                skb = _devmem_skb(binding, pool, st, seq + start, seg,
+                skb = _devmem_skb(binding, rxq, st, seq + start, seg,
                                   min(linear_max, len(seg)), hdr)
                 if skb is not None:
                     out.append(skb)
@@ -182,12 +187,44 @@ def _host_skb(pool, st, seq: int, payload, hdr: int) -> Skb:
     return Skb(seq, n, bytes(payload), True, pool, pages if pool is not None else 0)
 
 
-def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
+def _devmem_run(binding, rxq, st, seq: int, payload, mss: int, hdr: int):
     """Header split of a whole run of packets, stored as one batch.
 
-    When the genpool cannot hold every packet and each needs one net_iov, the first ones
-    that fit are placed and the rest dropped (what packet-by-packet gives); returns ``None``
-    if none fit. Otherwise returns ``_PER_PACKET``: the caller goes packet by packet."""
+    The frags land in the ring's posted net_iovs, each refilled from the page pool
+    (:func:`ring.take`). When the genpool cannot refill every frag and each packet needs one
+    net_iov, the packets whose refill succeeded are placed and the rest dropped with their
+    buffers reused (what packet-by-packet gives); returns ``None`` if none was placed.
+    Otherwise, when the refills might fail, returns ``_PER_PACKET``: the caller goes packet by
+    packet."""
+    n = len(payload)
+    size = binding.niov_size
+    k = -(-n // mss)
+    last = n - (k - 1) * mss
+    per = -(-mss // size)  # net_iovs per full segment
+    one = per == 1 and last <= size
+    nfrags = (k - 1) * per + -(-last // size)
+    pool = rxq.pool
+    posted = len(rxq.posted)
+    if not one:
+        if binding.free_count < nfrags or posted < per:
+            return _PER_PACKET
+        idx, _ = ring.take(rxq, pool, 1, nfrags)
+        return _write_run(binding, st, seq, payload, mss, hdr, idx)
+    idx, fit = ring.take(rxq, pool, 1, k)
+    if fit < k:
+        lost = k - fit
+        st.hw_drops += lost
+        if posted:  # the NIC placed them; the driver's refill failed (rx_oom_discards)
+            st.alloc_fail += lost
+            pool.count_empty(lost)
+        if not fit:
+            return None
+        payload = payload[:fit * mss]
+    return _write_run(binding, st, seq, payload, mss, hdr, idx)
+
+
+def _write_run(binding, st, seq: int, payload, mss: int, hdr: int, idx: np.ndarray) -> Skb:
+    """DMA a run's payload into the net_iovs ``idx`` (in frag order) and build its skb."""
     n = len(payload)
     size = binding.niov_size
     k = -(-n // mss)
@@ -197,17 +234,6 @@ def _devmem_run(binding, pool, st, seq: int, payload, mss: int, hdr: int):
     per = q + (r > 0)  # net_iovs per full segment: q whole ones, then r bytes in one more
     tail = [size] * (last // size) + ([last % size] if last % size else [])
     nfrags = (k - 1) * per + len(tail)
-    if binding.free_count < nfrags or not binding.bound:
-        if per != 1 or len(tail) != 1:
-            return _PER_PACKET
-        fit = min(binding.free_count, k) if binding.bound else 0
-        lost = k - fit
-        st.alloc_fail += lost
-        st.hw_drops += lost
-        pool.count_empty(lost)
-        return _devmem_run(binding, pool, st, seq, payload[:fit * mss], mss, hdr) \
-            if fit else None
-    idx = pool.alloc_niovs(nfrags)
     fsizes = None  # uniform: every frag `size` (or `mss`) bytes but the last
     if q and r:
         fsizes = np.empty(nfrags, dtype=np.int64)
@@ -257,29 +283,33 @@ def _scatter(rows: np.ndarray, idx: np.ndarray, block: np.ndarray) -> None:
         rows[first:first + b - a, :width] = block[a:b]
 
 
-def _devmem_skb(binding, pool, st, seq: int, payload, linear_n: int, hdr: int) -> Skb | None:
+def _devmem_skb(binding, rxq, st, seq: int, payload, linear_n: int, hdr: int) -> Skb | None:
     """Header split of one packet: headers (+ linear_n payload bytes) to host memory, the
-    rest DMA'd into freshly allocated net_iovs, one at a time until the pool runs dry."""
+    rest DMA'd into the ring's posted net_iovs, each refilled at once; a failed refill drops
+    the packet (its buffers stay posted), too few posted buffers drop it in the NIC."""
     n = len(payload)
     size = binding.niov_size
-    mem = binding.dmabuf.mem
-    niovs, sizes = [], []
-    for start in range(linear_n, n, size):
-        idx = pool.alloc_niov()
-        if idx is None:
-            if niovs:
-                binding.put_many(np.array(niovs, dtype=np.int64))
-            st.alloc_fail += 1
+    k = -(-(n - linear_n) // size)
+    idx = NO_FRAGS
+    if k:
+        posted = len(rxq.posted)
+        idx, ok = ring.take(rxq, rxq.pool, k, 1)
+        if not ok:
             st.hw_drops += 1
+            if k <= posted:
+                st.alloc_fail += 1
+                rxq.pool.count_empty(1)
             return None
+    mem = binding.dmabuf.mem
+    sizes = []
+    for i, start in zip(idx.tolist(), range(linear_n, n, size)):
         chunk = payload[start:start + size]
-        mem[idx * size:idx * size + len(chunk)] = chunk
-        niovs.append(idx)
+        mem[i * size:i * size + len(chunk)] = chunk
         sizes.append(len(chunk))
     st.packets += 1
     st.bytes += n + hdr
     st.host_bytes += hdr + linear_n
     st.devmem_bytes += n - linear_n
-    return Skb(seq, n, bytes(payload[:linear_n]), not niovs, binding=binding,
-               niovs=np.array(niovs, dtype=np.int64),
+    return Skb(seq, n, bytes(payload[:linear_n]), not k, binding=binding,
+               niovs=np.asarray(idx, dtype=np.int64),
                layout=FragLayout(linear_n, n, len(sizes), given=np.array(sizes, dtype=np.int64)))

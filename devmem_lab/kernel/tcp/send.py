@@ -33,6 +33,8 @@ import socket as _socket
 import struct
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ... import uapi
 from ...errors import DevmemError
 from ..devmem_tx import TxRegion, fill_from_devmem, get_binding, size_goal
@@ -41,7 +43,7 @@ from ..zerocopy import ZerocopyState
 if TYPE_CHECKING:
     from .socket import TcpSocket
 
-__all__ = ["cmsg_send", "sendmsg", "zerocopy_on"]
+__all__ = ["cmsg_send", "sendmsg", "tx_inflight_niovs", "zerocopy_on"]
 
 _SO_MARK = 36
 COPY_STEP = 32768  # a copy step fills at most one page frag (SKB_FRAG_PAGE_ORDER: 32 KiB)
@@ -177,7 +179,7 @@ def _queue(sock: TcpSocket, bufs: list, binding, pinned: bool) -> int:
         pieces, err = fill_from_devmem(binding, iovs, size_goal(sock.mss))
         mem = binding.dmabuf.mem
         for off, n in pieces:
-            chunks.append(TxRegion(mem[off:off + n], stats))
+            chunks.append(TxRegion(mem[off:off + n], stats, binding, off))
             starts.append(sock._write_seq)
             sock._write_seq += n
         return err
@@ -214,10 +216,26 @@ def _cut(pieces: list, keep: int) -> list:
         if keep <= 0:
             break
         if p.nbytes > keep:
-            p = TxRegion(p.mem[:keep], p.stats) if isinstance(p, TxRegion) else p[:keep]
+            p = (TxRegion(p.mem[:keep], p.stats, p.binding, p.offset) if isinstance(p, TxRegion)
+                 else p[:keep])
         out.append(p)
         keep -= p.nbytes
     return out
+
+
+def tx_inflight_niovs(binding, socks) -> np.ndarray:
+    """The net_iovs of TX ``binding`` that unacked data in the send queues of ``socks``
+    references (the NIC may still DMA-read them: a retransmission reads the dma-buf again),
+    ascending. A region leaves the queue when it is wholly acked; its acked head no longer
+    counts. Reads only ``_snd_chunks``, ``_snd_starts`` and ``snd_una`` of each socket."""
+    out: set[int] = set()
+    for sock in socks:
+        una = sock.snd_una
+        for start, chunk in zip(sock._snd_starts, sock._snd_chunks):
+            if isinstance(chunk, TxRegion) and chunk.binding is binding \
+                    and start + chunk.nbytes > una:
+                out.update(chunk.niovs(max(0, una - start)))
+    return np.array(sorted(out), dtype=np.int64)
 
 
 def route_for(family: int, addr: str) -> str:
