@@ -129,7 +129,7 @@ def test_steps_alone():
     assert out[1] == "Actual changes:\nrx-ntuple-filter: on\n" and out[3] == "Added rule with ID 1023\n"
     binding, netdev = bind_rx(srv, srv.udmabuf_create(8 * 4096), [14, 15], netlink=False)
     assert netdev is None and binding.queues == [14, 15]
-    ls, cs, conn = connect(lab, port=5201, rcvbuf=8192)
+    _ls, cs, conn = connect(lab, port=5201, rcvbuf=8192)
     assert conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 16384  # doubled, inherited
     assert cs.getpeername()[:2] == ("2001:db8::1", 5201)
 
