@@ -43,7 +43,6 @@ import gc
 import io
 import json
 import multiprocessing as mp
-import os
 import pstats
 import resource
 import socket
@@ -59,8 +58,8 @@ sys.path.insert(0, str(HERE.parent))
 import numpy as np
 
 from devmem_lab import Lab, uapi
+from devmem_lab.scenario import ncdevmem_rx
 from devmem_lab.uapi import pack_tokens, parse_cmsgs
-from devmem_lab.ynl import Netdev
 
 PORT = 5201
 QUEUE = 15
@@ -92,21 +91,8 @@ def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize
              mtu: int = 1500, verify_every: int = 64) -> dict:
     """Move ``total`` bytes through a steered devmem flow; returns the figures."""
     lab = Lab(seed=0, mtu=mtu)
-    srv, cli = lab.server, lab.client
-    srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
-    srv.ethtool("-K eth1 ntuple on")
-    srv.ethtool(f"-X eth1 equal {QUEUE}")
-    srv.ethtool(f"-N eth1 flow-type tcp6 dst-ip {srv.address} dst-port {PORT} action {QUEUE}")
-    fd = srv.udmabuf_create(pool_pages * 4096)
-    nl = Netdev(srv.netlink())
-    binding_id = nl.bind_rx(srv.if_nametoindex("eth1"), fd, [QUEUE])["id"]
-    binding = srv.kernel.bindings[binding_id]
-    ls = srv.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    ls.bind(("::", PORT))
-    ls.listen()
-    cs = cli.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    cs.connect((srv.address, PORT))
-    conn, _ = ls.accept()
+    sc = ncdevmem_rx(lab, queue=QUEUE, pages=pool_pages, port=PORT)
+    binding, cs, conn = sc.binding, sc.client, sc.conn
 
     sent = received = reads = checked = 0
     held: list[np.ndarray] = []
@@ -152,7 +138,7 @@ def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize
         conn.setsockopt(SOL, DONTNEED, pack_tokens(rest[i:i + 128]))
     if anc and any(c[1] != uapi.SCM_DEVMEM_DMABUF for c in anc):
         raise AssertionError("expected only dmabuf fragments (header split at hds-thresh 0)")
-    q = srv.nic.rx_queues[QUEUE]
+    q = sc.rxq
     figures = {
         "bytes": received, "wall_s": wall, "MBps": received / wall / 1e6,
         "virtual_s": lab.now, "virtual_Gbps": received * 8 / lab.now / 1e9,
@@ -161,10 +147,7 @@ def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize
         # all back but the net_iovs the rx ring keeps posted (devmem_lab/kernel/nic/ring.py)
         "pool_back": binding.free_count + binding.posted_count == binding.num_niovs,
     }
-    conn.close()
-    cs.close()
-    nl.close()
-    os.close(fd)
+    sc.close()  # the sockets, the netlink socket (unbinds) and the dma-buf fd
     return figures
 
 

@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from devmem_lab import Lab, uapi
-from devmem_lab.ynl import Netdev
+from devmem_lab.scenario import ncdevmem_tx
 
 PORT = 5301
 REGIONS = 4
@@ -95,20 +95,9 @@ def _read_completions(sock, regions: Regions) -> None:
 
 def emulated(total: int, chunk: int, region: int, mtu: int, check: bool = True) -> dict:
     lab = Lab(seed=0, mtu=mtu)
-    srv, cli = lab.server, lab.client
-    fd = cli.udmabuf_create(REGIONS * region)
-    buf = mmap.mmap(fd, REGIONS * region)
-    _fill(buf, REGIONS * region)
-    nl = Netdev(cli.netlink())
-    anc = [(socket.SOL_SOCKET, uapi.SCM_DEVMEM_DMABUF,
-            uapi.pack_tx_dmabuf_id(nl.bind_tx(cli.if_nametoindex("eth1"), fd)["id"]))]
-    ls = srv.socket(socket.AF_INET6)
-    ls.bind(("::", PORT))
-    ls.listen()
-    cs = cli.socket(socket.AF_INET6)
-    cs.setsockopt(socket.SOL_SOCKET, uapi.SO_ZEROCOPY, 1)
-    cs.connect((srv.address, PORT))
-    conn, _ = ls.accept()
+    sc = ncdevmem_tx(lab, size=REGIONS * region, port=PORT,
+                     fill=lambda view: _fill(view, REGIONS * region))
+    buf, nl, anc, cs, conn = sc.view, sc.netdev, sc.ancdata, sc.client, sc.conn
     conn.setblocking(False)
     rbuf = bytearray(4 << 20)
     regions = Regions()

@@ -436,7 +436,8 @@ def emulated_host_bytes(
     """
     import re
 
-    from devmem_lab import Lab, uapi, ynl
+    from devmem_lab import Lab, uapi
+    from devmem_lab.scenario import ncdevmem_rx
 
     if path not in ("copy", "devmem"):
         raise ValueError(
@@ -446,22 +447,12 @@ def emulated_host_bytes(
     m = int(_number("mtu", mtu, minimum=1280, maximum=9000, integer=True))
     payload = packet_bytes(m)["payload"]
     lab = Lab(seed=int(_number("seed", seed, minimum=0, integer=True)), mtu=m)
-    srv, cli = lab.server, lab.client
+    srv = lab.server
     devmem = path == "devmem"
-    if devmem:  # ncdevmem's set-up
-        srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
-        srv.ethtool("-K eth1 ntuple on")
-        srv.ethtool(f"-X eth1 equal {queue}")
-        srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port {port} action {queue}")
-        fd = srv.udmabuf_create(max(64, 2 * n) * 4096)
-        netdev = ynl.Netdev(srv.netlink())  # the binding lives as long as this socket
-        netdev.bind_rx(srv.if_nametoindex("eth1"), fd, [queue])
-    listener = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("0.0.0.0", port))
-    listener.listen()
-    client = cli.socket(socket.AF_INET, socket.SOCK_STREAM)
-    client.connect((srv.address4, port))
-    conn, _ = listener.accept()
+    # ncdevmem's set-up (devmem) or the same TCP flow alone (copy)
+    sc = ncdevmem_rx(lab, queue=queue, pages=max(64, 2 * n), port=port, family=socket.AF_INET,
+                     devmem=devmem)
+    netdev, client, conn = sc.netdev, sc.client, sc.conn  # binding lives as long as netdev
     client.sendall(bytes(n * payload))
     got = copied = 0
     while got < n * payload:

@@ -637,28 +637,18 @@ def emulate(
     import socket
     from functools import partial
 
-    from devmem_lab import Lab, uapi, ynl
+    from devmem_lab import Lab, uapi
+    from devmem_lab.scenario import ncdevmem_rx
 
     p = Params(pool_pages, line_rate_gbps, hold_s, duration_s, seed, mtu, "fixed", batch, 0.2,
                1.5, 1.0, 0.0, None).as_dict()
     if not 1280 <= p["mtu"] <= 9000:
         raise ValueError(f"mtu must be in [1280, 9000] for the emulator, got {mtu!r}")
     lab = Lab(seed=p["seed"], link_gbps=p["line_rate_gbps"], mtu=p["mtu"])
-    srv, cli = lab.server, lab.client
-    srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
-    srv.ethtool("-K eth1 ntuple on")
-    srv.ethtool(f"-X eth1 equal {queue}")
-    srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port {port} action {queue}")
-    fd = srv.udmabuf_create(p["pool_pages"] * NIOV_BYTES)
-    netdev = ynl.Netdev(srv.netlink())  # the binding lives as long as this socket
-    bound = netdev.bind_rx(srv.if_nametoindex("eth1"), fd, [queue])
-    pool_id = next(pp["id"] for pp in netdev.page_pool_dump() if pp.get("dmabuf") == bound["id"])
-    listener = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("0.0.0.0", port))
-    listener.listen()
-    client = cli.socket(socket.AF_INET, socket.SOCK_STREAM)
-    client.connect((srv.address4, port))
-    conn, _ = listener.accept()
+    srv = lab.server
+    sc = ncdevmem_rx(lab, queue=queue, pages=p["pool_pages"], port=port, family=socket.AF_INET)
+    netdev, client, conn = sc.netdev, sc.client, sc.conn  # binding lives as long as netdev
+    pool_id = next(pp["id"] for pp in netdev.page_pool_dump() if pp.get("dmabuf") == sc.binding_id)
 
     st = {"min_free": p["pool_pages"], "done": []}
 

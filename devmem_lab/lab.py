@@ -2,8 +2,12 @@
 
 Emulator only. Time is virtual (integer nanoseconds): nothing moves unless a reader blocks
 (the lab advances until data arrives) or :meth:`Lab.run` is called. Events are kept in a heap
-keyed ``(time_ns, seq)`` so ties resolve in a repeatable order; all randomness comes from one
-seeded ``random.Random``.
+keyed ``(time_ns, seq)``: events due at the same nanosecond run in the order they were
+scheduled (FIFO; ``seq`` counts every ``schedule``/``schedule_at`` call), one scheduled for the
+past runs now, after those already due. All randomness comes from one seeded
+``random.Random``. An event callback must not run the clock itself (``run``, ``run_until``,
+``step``, or a blocking read): that raises ``RuntimeError``, as events would otherwise run
+out of order inside one another.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class Lab:
         self.now_ns = 0
         self._events: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0
+        self._in_event = False  # a callback is running: the clock must not be run again
         version = KERNELS[kernel]
         self.server = Host(self, "server", version, address="2001:db8::1",
                            address4="192.0.2.1", mac="02:00:00:00:00:01", combined=combined,
@@ -134,12 +139,23 @@ class Lab:
 
     def step(self) -> bool:
         """Run the next event; False when none is pending."""
+        if self._in_event:
+            self._reentered()
         if not self._events:
             return False
         t, _, fn = heapq.heappop(self._events)
         self._advance_to(t)
-        fn()
+        self._in_event = True
+        try:
+            fn()
+        finally:
+            self._in_event = False
         return True
+
+    def _reentered(self):
+        raise RuntimeError("the lab's clock was run from inside an event callback (Lab.run, "
+                           "run_until, step or a blocking read in a scheduled function); "
+                           "schedule the work with lab.schedule instead")
 
     def _advance_to(self, t: int) -> None:
         self.now_ns = max(self.now_ns, t)
@@ -151,6 +167,8 @@ class Lab:
         """Let ``seconds`` of virtual time pass, running every event due in that span."""
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
+        if self._in_event:
+            self._reentered()
         end = self.now_ns + int(seconds * 1e9)
         while self._events and self._events[0][0] <= end:
             self.step()
@@ -158,6 +176,8 @@ class Lab:
 
     def run_until(self, predicate: Callable[[], bool], deadline_ns: int | None = None) -> bool:
         """Run events until ``predicate()`` holds; False if events ran out or the deadline passed."""
+        if self._in_event:
+            self._reentered()
         while not predicate():
             if not self._events or (deadline_ns is not None and self._events[0][0] > deadline_ns):
                 if deadline_ns is not None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
-from dataclasses import dataclass
 
 import pytest
 from prereq import require
 
-from devmem_lab import Lab
-from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
+from devmem_lab import Lab, scenario
 
 PORT = 5201
 
@@ -30,54 +29,22 @@ def validation_pattern(total: int, n: int = 7) -> bytes:
 
 def steer(host, queue: int = 15, port: int = PORT) -> None:
     """Header split on, hds-thresh 0, RSS off ``queue`` and up, one ntuple rule to ``queue``."""
-    if host.kernel.version.name == "6.12":  # no hds-thresh attribute in 6.12's ethtool netlink
-        host.ethtool("-G eth1 tcp-data-split on")
-    else:
-        host.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
-    host.ethtool("-K eth1 ntuple on")
-    host.ethtool(f"-X eth1 equal {queue}")
-    host.ethtool(f"-N eth1 flow-type tcp6 dst-ip {host.address} dst-port {port} action {queue}")
+    scenario.steer(host, queue=queue, port=port)
 
 
 def bind(host, fd: int, queues: list[int]):
     """Bind without netlink (the netlink path has its own tests)."""
-    binding = bind_dmabuf(host.nic, host.dmabufs.get(fd))
-    for q in queues:
-        open_rxq(host.nic, q, binding)
-    return binding
+    return scenario.bind_rx(host, fd, queues, netlink=False)[0]
 
 
 def connect(lab: Lab, port: int = PORT, family=socket.AF_INET6, rcvbuf: int | None = None):
-    srv, cli = lab.server, lab.client
-    ls = srv.socket(family, socket.SOCK_STREAM)
-    if rcvbuf is not None:  # inherited by the accepted socket, as in Linux
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    ls.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
-    ls.listen()
-    cs = cli.socket(family, socket.SOCK_STREAM)
-    cs.connect((srv.address if family == socket.AF_INET6 else srv.address4, port))
-    conn, _ = ls.accept()
-    return ls, cs, conn
-
-
-@dataclass
-class Devmem:
-    lab: Lab
-    fd: int
-    size: int
-    binding: object
-    listener: object
-    client: object
-    conn: object
-
-    @property
-    def queue(self):
-        return self.lab.server.nic.rx_queues[15]
+    return scenario.connect(lab, port=port, family=family, rcvbuf=rcvbuf)
 
 
 @pytest.fixture
 def devmem():
-    """A lab with queue 15 bound to a 1 MiB udmabuf and a steered, connected pair."""
+    """A lab with queue 15 bound to a 1 MiB udmabuf (no netlink) and a steered, connected
+    pair: a :class:`devmem_lab.scenario.RxScenario`."""
     yield from _devmem("6.18")
 
 
@@ -88,15 +55,9 @@ def devmem_612():
 
 
 def _devmem(kernel: str):
-    lab = Lab(seed=0, kernel=kernel)
-    steer(lab.server)
-    size = 256 * 4096
-    fd = lab.server.udmabuf_create(size)
-    binding = bind(lab.server, fd, [15])
-    ls, cs, conn = connect(lab)
-    yield Devmem(lab, fd, size, binding, ls, cs, conn)
-    import os
-    os.close(fd)
+    sc = scenario.ncdevmem_rx(Lab(seed=0, kernel=kernel), pages=256, netlink=False)
+    yield sc
+    os.close(sc.fd)  # only the fd, as before: tests leave sockets and binding to the lab
 
 
 #: net_iovs a bound queue keeps posted to its rx ring: the lab NIC's rx ring of 2 entries times

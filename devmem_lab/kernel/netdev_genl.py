@@ -745,10 +745,9 @@ class NetdevOps(GenlFamilyOps):
         """``net_devmem_bind_dmabuf``: ``dma_buf_get`` (the caller's fd table) then a binding
         with a cyclic id."""
         try:
-            dmabuf = req.sock.dmabufs.get(fd)
+            return bind_dmabuf(dev, req.sock.dmabufs.get(fd))  # EBUSY: no free binding id
         except DevmemError as e:
             raise _devmem_error(e) from None
-        return bind_dmabuf(dev, dmabuf)
 
     # ---- bind-tx ----
     def bind_tx_do(self, req: Request, res: DoResult) -> None:

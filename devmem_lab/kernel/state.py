@@ -7,17 +7,23 @@ also cyclic from 1), and the NAPI id space of ``net/core/dev.c`` (ids start abov
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
+from ..errors import DevmemError
 from .page_pool import PagePool
 
 __all__ = ["KERNELS", "CyclicIds", "KernelVersion", "ListedPool"]
 
 
 class CyclicIds:
-    """``xa_alloc_cyclic`` over ``[1, limit]``: the lowest free id at or after the cursor."""
+    """``xa_alloc_cyclic`` over ``[first, limit]``: the lowest free id at or after the cursor
+    (``id_alloc_next``), else the lowest free one from ``first``; the cursor moves to the id
+    after the one handed out. Both users pass ``xa_limit_32b`` on an ``XA_FLAGS_ALLOC1``
+    xarray: ids 1..U32_MAX. A full space is EBUSY (``lib/xarray.c``: ``__xa_alloc_cyclic``).
+    """
 
-    def __init__(self, first: int = 1, limit: int = 0x7FFFFFFF) -> None:
+    def __init__(self, first: int = 1, limit: int = 0xFFFFFFFF) -> None:
         self.first, self.limit = first, limit
         self._next = first
         self._used: set[int] = set()
@@ -27,7 +33,7 @@ class CyclicIds:
         while i in self._used:
             i = i + 1 if i < self.limit else self.first
             if i == self._next:
-                raise RuntimeError("id space exhausted")
+                raise DevmemError(errno.EBUSY)
         self._used.add(i)
         self._next = i + 1 if i < self.limit else self.first
         return i

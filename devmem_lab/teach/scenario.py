@@ -1,7 +1,7 @@
 """Ready-made devmem servers for the later lessons: what notebooks 01 and 02 do by hand.
 
-Emulator only (course tooling). :func:`devmem_server` runs ncdevmem's server setup on an
-emulated host (``tools/testing/selftests/drivers/net/hw/ncdevmem.c``): header split on with
+Emulator only (course tooling). :func:`devmem_server` runs ncdevmem's server setup
+(:func:`devmem_lab.scenario.ncdevmem_rx`) on an emulated host (``tools/testing/selftests/drivers/net/hw/ncdevmem.c``): header split on with
 hds-thresh 0, ntuple on, RSS kept below the devmem queue, an ntuple rule steering the port
 onto it, a dma-buf bound to it with bind-rx (``net/core/netdev-genl.c``), and a listening
 socket. :func:`ncdevmem_payload` is the byte pattern ``ncdevmem -v N`` validates.
@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import socket
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..scenario import connect, ncdevmem_rx
 from ..uapi import PAGE_SIZE
 
 __all__ = ["DevmemServer", "devmem_server", "ncdevmem_payload"]
@@ -77,9 +77,7 @@ class DevmemServer:
         """A client connects, sends ``payload`` (and closes if ``close``); returns the
         server's accepted socket, with ``.client`` (the client's socket) and
         ``.devmem_server`` (this object, which keeps the binding alive) attached."""
-        client = self.lab.client.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        client.connect((self.host.address, self.port))
-        conn, _addr = self.listener.accept()
+        _ls, client, conn = connect(self.lab, self.listener, port=self.port)
         if payload:
             client.sendall(payload)
         if close:
@@ -110,36 +108,16 @@ def devmem_server(lab, *, queue: int = 15, niovs: int = 64, port: int = 5201,
     hold every net_iov, and the retransmission that would fill its hole has none to land in
     (docs/kernel-facts.md, "Receive memory and the window").
 
-    Binding goes through the netdev netlink family (``devmem_lab.ynl``) when the package has
-    it, else straight through ``devmem_lab.kernel.devmem`` (the same kernel code path).
+    The set-up is :func:`devmem_lab.scenario.ncdevmem_rx` up to the listening socket (bind-rx
+    over netlink).
     """
-    host = lab.server
-    ifname = host.ifname
-    # 6.12 has no hds-thresh ring attribute (ethtool gets "Unknown attribute type")
-    rings = "tcp-data-split on" + ("" if lab.kernel == "6.12" else " hds-thresh 0")
-    for cmd in (f"-G {ifname} {rings}", f"-K {ifname} ntuple on",
-                f"-X {ifname} equal {queue}",
-                (f"-N {ifname} flow-type tcp6 dst-ip {host.address} dst-port {port} "
-                f"action {queue}")):
-        host.ethtool(cmd)
-    size = niovs * PAGE_SIZE
-    fd = host.udmabuf_create(size) if memory == "udmabuf" else host.accel.alloc(size)
-    view = mmap.mmap(fd, size) if memory == "udmabuf" else None
-    nl = None
-    try:
-        from ..ynl import Netdev
-        nl = host.netlink()
-        binding_id = Netdev(nl).bind_rx(host.if_nametoindex(ifname), fd, [queue])["id"]
-    except ImportError:
-        from ..kernel.devmem import bind_dmabuf, open_rxq
-        binding = bind_dmabuf(host.nic, host.dmabufs.get(fd))
-        open_rxq(host.nic, queue, binding)
-        binding_id = binding.id
-    listener = host.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    if size_rcvbuf:  # the kernel doubles it: sk_rcvbuf = the dma-buf's size
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size // 2)
-    listener.bind(("::", port))
-    listener.listen()
-    srv = DevmemServer(lab, host, queue, port, niovs, binding_id, memory, fd, view, listener, nl)
-    weakref.finalize(srv, _release, nl, fd)
+    # the kernel doubles SO_RCVBUF: sk_rcvbuf = the dma-buf's size
+    rcvbuf = niovs * PAGE_SIZE // 2 if size_rcvbuf else None
+    sc = ncdevmem_rx(lab, queue=queue, pages=niovs, port=port, memory=memory, connect=False,
+                     rcvbuf=rcvbuf)
+    view = mmap.mmap(sc.fd, sc.size) if memory == "udmabuf" else None
+    nl = sc.netdev.sock  # the netlink socket: the binding lives as long as it
+    srv = DevmemServer(lab, sc.host, queue, port, niovs, sc.binding_id, memory, sc.fd, view,
+                       sc.listener, nl)
+    weakref.finalize(srv, _release, nl, sc.fd)
     return srv

@@ -10,7 +10,6 @@ is covered). References: :func:`devmem_lab.uapi.pack_tx_dmabuf_id`,
 
 from __future__ import annotations
 
-import socket
 import struct
 
 from .. import uapi
@@ -100,29 +99,18 @@ def inflight_trace(calls: int = 12, nregions: int = 4, region_size: int = 64 << 
     ``read_size`` bytes per step. Returns a DataFrame, one row per sendmsg call: ``call``,
     ``region``, ``sent_us``, ``completed_us`` (virtual time).
     """
-    import mmap
-
     import pandas as pd
 
     from .. import Lab
-    from ..ynl import Netdev
+    from ..scenario import ncdevmem_tx
     lab = Lab(seed=seed)
-    srv, cli = lab.server, lab.client
-    size = nregions * region_size
-    fd = cli.udmabuf_create(size)
-    buf = mmap.mmap(fd, size)
-    for r in range(nregions):
-        buf[r * region_size:(r + 1) * region_size] = bytes([65 + r]) * region_size
-    nl = Netdev(cli.netlink())
-    tx_id = nl.bind_tx(cli.if_nametoindex(cli.ifname), fd)["id"]
-    ls = srv.socket(socket.AF_INET6)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 10)
-    ls.bind(("::", 5202))
-    ls.listen()
-    cs = cli.socket(socket.AF_INET6)
-    cs.setsockopt(socket.SOL_SOCKET, uapi.SO_ZEROCOPY, 1)
-    cs.connect((srv.address, 5202))
-    conn, _ = ls.accept()
+
+    def fill(buf):
+        for r in range(nregions):
+            buf[r * region_size:(r + 1) * region_size] = bytes([65 + r]) * region_size
+
+    sc = ncdevmem_tx(lab, size=nregions * region_size, port=5202, rcvbuf=32 << 10, fill=fill)
+    tx_id, cs, conn = sc.tx_id, sc.client, sc.conn
     anc = tx_ancdata(tx_id)
     rows: list[dict] = []
     sends: list[int] = []
@@ -160,7 +148,7 @@ def inflight_trace(calls: int = 12, nregions: int = 4, region_size: int = 64 << 
         read_some()
     lab.run(1e-3)
     read_completions()
-    nl.close()
+    sc.netdev.close()
     return pd.DataFrame(rows).set_index("call")
 
 

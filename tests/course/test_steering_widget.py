@@ -7,8 +7,8 @@ from prereq import require
 
 from devmem_lab import Lab
 from devmem_lab import prerequisites as pre
-from devmem_lab.kernel.devmem import bind_dmabuf, open_rxq
 from devmem_lab.kernel.nic.device import FlowKey
+from devmem_lab.scenario import bind_rx
 from devmem_lab.widgets.steering import steering_panel  # imports ipywidgets only when called
 
 require(pre.python_package("ipywidgets", "notebooks"))
@@ -44,9 +44,7 @@ def test_refusal_is_shown_and_the_control_springs_back(lab):
     ui = steering_panel(lab.server)
     ui.controls["tcp_data_split"].value = "on"
     ui.controls["hds_thresh"].value = 0
-    nic = lab.server.nic
-    fd = lab.server.udmabuf_create(1 << 20)
-    open_rxq(nic, 15, bind_dmabuf(nic, lab.server.dmabufs.get(fd)))
+    bind_rx(lab.server, lab.server.udmabuf_create(1 << 20), [15], netlink=False)
     ui.controls["tcp_data_split"].value = "off"
     assert ui.output == ("$ ethtool -G eth1 tcp-data-split off\n"
                          "netlink error: can't disable tcp-data-split while device has memory "

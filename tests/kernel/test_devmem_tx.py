@@ -16,6 +16,7 @@ from conftest import bind, connect, steer
 from devmem_lab import Lab, uapi
 from devmem_lab.errors import NetlinkError
 from devmem_lab.kernel.devmem_tx import size_goal
+from devmem_lab.scenario import ncdevmem_tx
 from devmem_lab.uapi import DmabufIov, SockExtendedErr, pack_tx_dmabuf_id
 from devmem_lab.ynl import Netdev
 
@@ -27,16 +28,12 @@ SIZE = 64 * 4096
 def tx_setup(lab=None, size=SIZE, family=socket.AF_INET6, rcvbuf=None):
     """A client with a filled udmabuf bound for TX, SO_ZEROCOPY on, connected to the server."""
     lab = lab or Lab(seed=0)
-    cli = lab.client
-    fd = cli.udmabuf_create(size)
-    buf = mmap.mmap(fd, size)
-    buf[:] = bytes((i * 7 + i // 251) % 256 for i in range(size))
-    nl = Netdev(cli.netlink())
-    tx_id = nl.bind_tx(cli.if_nametoindex("eth1"), fd)["id"]
-    _ls, cs, conn = connect(lab, family=family, rcvbuf=rcvbuf)
-    cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
-    anc = [(S, uapi.SCM_DEVMEM_DMABUF, pack_tx_dmabuf_id(tx_id))]
-    return lab, buf, nl, tx_id, cs, conn, anc
+    sc = ncdevmem_tx(lab, size=size, family=family, rcvbuf=rcvbuf, fill=_fill)
+    return lab, sc.view, sc.netdev, sc.tx_id, sc.client, sc.conn, sc.ancdata
+
+
+def _fill(buf):
+    buf[:] = bytes((i * 7 + i // 251) % 256 for i in range(len(buf)))
 
 
 def recv_exactly(conn, n):

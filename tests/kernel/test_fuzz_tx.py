@@ -19,13 +19,12 @@ import os
 import random
 import socket
 
-from conftest import bind, connect, steer
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from devmem_lab import Lab, uapi
-from devmem_lab.ynl import Netdev
+from devmem_lab.scenario import ncdevmem_rx, ncdevmem_tx
 
 S, ZC = socket.SOL_SOCKET, uapi.MSG_ZEROCOPY
 PAGES = 32
@@ -41,20 +40,14 @@ class TxFlow(RuleBasedStateMachine):
     @initialize(devmem_rx=st.booleans(), rcvbuf=st.sampled_from([None, 8192, 65536]))
     def setup(self, devmem_rx, rcvbuf):
         self.lab = lab = Lab(seed=0)
-        cli = lab.client
         self.devmem_rx = devmem_rx
-        if devmem_rx:
-            steer(lab.server)
-            self.rx_fd = lab.server.udmabuf_create(256 * 4096)
-            self.rx_binding = bind(lab.server, self.rx_fd, [15])
+        if devmem_rx:  # queue 15 bound without netlink, no sockets yet
+            rx = ncdevmem_rx(lab, pages=256, netlink=False, listen=False)
+            self.rx_fd, self.rx_binding = rx.fd, rx.binding
             self.rx_mem = mmap.mmap(self.rx_fd, 256 * 4096)
-        fd = cli.udmabuf_create(SIZE)
-        mmap.mmap(fd, SIZE)[:] = CONTENT
-        self.nl = Netdev(cli.netlink())
-        self.tx_id = self.nl.bind_tx(2, fd)["id"]
+        tx = ncdevmem_tx(lab, size=SIZE, rcvbuf=rcvbuf, fill=lambda view: view.write(CONTENT))
+        self.nl, self.tx_id, self.cs, self.conn = tx.netdev, tx.tx_id, tx.client, tx.conn
         self.bound = True
-        _, self.cs, self.conn = connect(lab, rcvbuf=rcvbuf)
-        self.cs.setsockopt(S, uapi.SO_ZEROCOPY, 1)
         self.conn.setblocking(False)
         self.sent = bytearray()  # what the sendmsg calls queued, in order
         self.received = bytearray()

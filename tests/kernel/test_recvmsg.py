@@ -8,6 +8,7 @@ import pytest
 from conftest import connect, validation_pattern
 
 from devmem_lab import Lab, uapi
+from devmem_lab.scenario import ncdevmem_rx, steer_commands
 from devmem_lab.uapi import DmabufCmsg, parse_cmsgs
 
 DEVMEM = uapi.MSG_SOCK_DEVMEM
@@ -216,15 +217,10 @@ def test_blocking_read_with_nothing_in_flight_does_not_hang(devmem):
 
 
 def test_accelerator_memory_is_read_through_the_device():
-    lab = Lab(seed=0)
-    from conftest import bind, steer
-    srv = lab.server
-    steer(srv)
-    fd = srv.accel.alloc(64 * 4096)
+    sc = ncdevmem_rx(Lab(seed=0), pages=64, memory="accel", netlink=False)
+    srv, fd, binding, cs, conn = sc.host, sc.fd, sc.binding, sc.client, sc.conn
     with pytest.raises(ValueError):
         mmap.mmap(fd, 64 * 4096)  # the CPU cannot map device memory
-    binding = bind(srv, fd, [15])
-    _, cs, conn = connect(lab)
     cs.sendall(b"gpu!" * 500)
     _, anc, _, _ = conn.recvmsg(65536, 4096, DEVMEM)
     got = b"".join(srv.accel.read(fd, c.frag_offset, c.frag_size) for _, c in parse_cmsgs(anc))
@@ -233,15 +229,10 @@ def test_accelerator_memory_is_read_through_the_device():
 
 
 def test_ipv4_flow_steered_with_tcp4_rule():
-    lab = Lab(seed=0)
-    from conftest import bind
-    srv = lab.server
-    srv.ethtool("-G eth1 tcp-data-split on hds-thresh 0")
-    srv.ethtool("-K eth1 ntuple on")
-    srv.ethtool("-X eth1 equal 15")
-    srv.ethtool(f"-N eth1 flow-type tcp4 dst-ip {srv.address4} dst-port 5201 action 15")
-    binding = bind(srv, srv.udmabuf_create(64 * 4096), [15])
-    _, cs, conn = connect(lab, family=socket.AF_INET)
+    sc = ncdevmem_rx(Lab(seed=0), pages=64, family=socket.AF_INET, netlink=False)
+    assert "flow-type tcp4 dst-ip 192.0.2.1 dst-port 5201 action 15" in steer_commands(
+        sc.host, family=socket.AF_INET)[3]
+    binding, cs, conn = sc.binding, sc.client, sc.conn
     cs.sendall(b"4" * 3000)
     data, anc, _, _ = conn.recvmsg(65536, 4096, DEVMEM)
     assert len(data) == 3000
