@@ -24,6 +24,14 @@ Prints, from one run on this machine:
    payload, 5.7x the packets and cmsgs), and MTU 1500 with a consumer that holds 3840 of the
    4096 net_iovs, so the pool runs dry and the NIC drops (``--no-extra`` skips them).
 
+Receive buffer: the server's ``sk_rcvbuf`` is ``--rcvbuf`` (default 1 MiB: ``SO_RCVBUF`` of half
+on the listener, which the kernel doubles; within ``net.core.rmem_max``). The kernel
+charges each frag its whole net_iov, and tokens the consumer holds are not charged at all, so
+with the default buffer autotuning grows the window to ``tcp_rmem[2]`` (32 MiB), past what a
+16 MiB dma-buf can hold beside 2048 held frags: the NIC drops and TCP retransmits. A fixed
+1 MiB buffer keeps the reference workload free of drops (the workload this benchmark has
+always measured); ``--rcvbuf 0`` measures the autotuned default instead.
+
 ``--profile`` adds a cProfile of the emulated run (``--profile-bytes`` of it) with the top
 functions by own time, the datapath hotspots.
 
@@ -88,10 +96,13 @@ def parse_size(text: str) -> int:
 
 # ---- 1. the emulated devmem path ------------------------------------------------------------
 def emulated(total: int, *, think_us: float, hold: int, pool_pages: int, bufsize: int,
-             mtu: int = 1500, verify_every: int = 64) -> dict:
-    """Move ``total`` bytes through a steered devmem flow; returns the figures."""
+             mtu: int = 1500, verify_every: int = 64, rcvbuf: int = 0) -> dict:
+    """Move ``total`` bytes through a steered devmem flow; returns the figures.
+
+    ``rcvbuf``: the server's ``sk_rcvbuf`` in bytes (0: the kernel's default, autotuned)."""
     lab = Lab(seed=0, mtu=mtu)
-    sc = ncdevmem_rx(lab, queue=QUEUE, pages=pool_pages, port=PORT)
+    sc = ncdevmem_rx(lab, queue=QUEUE, pages=pool_pages, port=PORT,
+                     rcvbuf=rcvbuf // 2 if rcvbuf else None)
     binding, cs, conn = sc.binding, sc.client, sc.conn
 
     sent = received = reads = checked = 0
@@ -234,6 +245,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--mtu", type=int, default=8264,
                     help="MTU of the emulated link (default 8264: 8 KiB payloads; 4168 gives "
                          "4 KiB payloads, 1500 the usual Ethernet)")
+    ap.add_argument("--rcvbuf", type=parse_size, default=1 << 20,
+                    help="the server's sk_rcvbuf (default 1M; 0: the kernel's autotuned default)")
     ap.add_argument("--repeat", type=int, default=5,
                     help="emulated/loopback pairs; the median ratio is reported (default 5)")
     ap.add_argument("--loopback-bytes", type=parse_size, default=None,
@@ -248,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args(argv)
     kw = {"think_us": args.think_us, "hold": args.hold, "pool_pages": args.pool_pages,
-          "bufsize": args.bufsize, "mtu": args.mtu}
+          "bufsize": args.bufsize, "mtu": args.mtu, "rcvbuf": args.rcvbuf}
 
     lb_bytes = args.loopback_bytes or args.bytes
     print(f"1. emulated devmem receive: {args.bytes / 2**20:,.0f} MiB virtual, consumer "
