@@ -24,13 +24,15 @@ Prints, from one run on this machine:
    payload, 5.7x the packets and cmsgs), and MTU 1500 with a consumer that holds 3840 of the
    4096 net_iovs, so the pool runs dry and the NIC drops (``--no-extra`` skips them).
 
-Receive buffer: the server's ``sk_rcvbuf`` is ``--rcvbuf`` (default 1 MiB: ``SO_RCVBUF`` of half
-on the listener, which the kernel doubles; within ``net.core.rmem_max``). The kernel
+Receive buffer: the server's ``sk_rcvbuf`` is ``--rcvbuf`` (``SO_RCVBUF`` of half on the
+listener, which the kernel doubles; within ``net.core.rmem_max``). The default, 580,000 bytes,
+opens a window of 64 segments (512 KiB: each 8 KiB segment is charged 2 net_iovs + an 832-byte
+head, 9024 bytes), the window the lab had before it charged truesize, so the workload is the
+one this benchmark has always measured: one 64-segment flight per read. The kernel
 charges each frag its whole net_iov, and tokens the consumer holds are not charged at all, so
 with the default buffer autotuning grows the window to ``tcp_rmem[2]`` (32 MiB), past what a
-16 MiB dma-buf can hold beside 2048 held frags: the NIC drops and TCP retransmits. A fixed
-1 MiB buffer keeps the reference workload free of drops (the workload this benchmark has
-always measured); ``--rcvbuf 0`` measures the autotuned default instead.
+16 MiB dma-buf can hold beside 2048 held frags: the NIC drops and TCP retransmits
+(``--rcvbuf 0`` measures that).
 
 ``--profile`` adds a cProfile of the emulated run (``--profile-bytes`` of it) with the top
 functions by own time, the datapath hotspots.
@@ -245,8 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--mtu", type=int, default=8264,
                     help="MTU of the emulated link (default 8264: 8 KiB payloads; 4168 gives "
                          "4 KiB payloads, 1500 the usual Ethernet)")
-    ap.add_argument("--rcvbuf", type=parse_size, default=1 << 20,
-                    help="the server's sk_rcvbuf (default 1M; 0: the kernel's autotuned default)")
+    ap.add_argument("--rcvbuf", type=parse_size, default=580_000,
+                    help="the server's sk_rcvbuf (default 580000: a 64-segment window; 0: the "
+                         "kernel's autotuned default)")
     ap.add_argument("--repeat", type=int, default=5,
                     help="emulated/loopback pairs; the median ratio is reported (default 5)")
     ap.add_argument("--loopback-bytes", type=parse_size, default=None,

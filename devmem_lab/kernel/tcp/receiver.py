@@ -62,15 +62,19 @@ class TcpReceiver:
         self._rcvq_seq = 0
         self._rcvq_time = 0
         self._adv_rwnd = 0  # the window in the last ACK sent
+        self._rcv_wscale: int | None = None  # chosen at the handshake, then fixed
         # LINUX_MIB counters of what receive memory did (nstat names)
         self.mib = {"PruneCalled": 0, "RcvPruned": 0, "OfoPruned": 0, "TCPOFODrop": 0,
                     "TCPRcvQDrop": 0}
 
     # ---- memory and the window ---------------------------------------------------------------
     def _wscale(self) -> int:
-        sysctl = self.netns.sysctl
-        return rmem.rcv_wscale(max(self.rcvbuf, sysctl["net.ipv4.tcp_rmem"][2],
-                                   sysctl["net.core.rmem_max"]))
+        """``rcv_wscale``: chosen once, by ``tcp_select_initial_window`` at the handshake."""
+        if self._rcv_wscale is None:
+            sysctl = self.netns.sysctl
+            self._rcv_wscale = rmem.rcv_wscale(max(self.rcvbuf, sysctl["net.ipv4.tcp_rmem"][2],
+                                                   sysctl["net.core.rmem_max"]))
+        return self._rcv_wscale
 
     def _rwnd(self) -> int:
         """``__tcp_select_window``: the window the free part of ``sk_rcvbuf`` allows."""
@@ -102,6 +106,8 @@ class TcpReceiver:
 
     def _initial_window(self) -> int:
         """The window of the SYN-ACK (``tcp_select_initial_window``): 10 segments at most."""
+        self._rcv_wscale = None
+        self._wscale()  # fixed from here on, as the SYN's window-scale option says
         full = rmem.win_from_space(self.scaling_ratio, self.rcvbuf)
         win = min(full, TCP_INIT_CWND * self.mss, 0xFFFF)
         self._rcv_wnd, self._rcv_wup = win, 0
