@@ -20,34 +20,15 @@ A device is an ifindex (int) or a name (str). Errors raise
 
 from __future__ import annotations
 
-import errno
 import itertools
 from collections.abc import Mapping
 from typing import Any, Self
 
-from .errors import NetlinkError
+from . import ynl
 from .netlink import ethtool_family as efam
 from .netlink import wire
 
 __all__ = ["Ethtool"]
-
-RECV_SIZE = 65536
-
-
-def _replies(sock: Any, seq: int, dump: bool) -> list[wire.NlMsg]:
-    """Messages of ``seq`` up to the ack or ``NLMSG_DONE``; an error raises NetlinkError."""
-    out: list[wire.NlMsg] = []
-    while True:
-        for m in wire.iter_msgs(sock.recv(RECV_SIZE)):
-            if m.seq != seq:
-                continue
-            if m.type in (wire.NLMSG_ERROR, wire.NLMSG_DONE):
-                ext = wire.parse_error(m)
-                if ext.error:
-                    raise NetlinkError(ext.errno, ext.msg, ext.offset, ext.miss_type,
-                                       ext.miss_nest)
-                return out
-            out.append(m)
 
 
 class Ethtool:
@@ -73,24 +54,14 @@ class Ethtool:
         self.close()
 
     def _resolve(self) -> int:
-        seq = next(self._seq)
-        self.sock.send(wire.pack_genlmsg(wire.GENL_ID_CTRL, wire.NLM_F_REQUEST | wire.NLM_F_ACK,
-                                         seq, 0, 3, 1, wire.pack_attr(2, b"ethtool\0")))
-        for m in _replies(self.sock, seq, False):
-            for a in wire.iter_attrs(wire.parse_genl(m.payload)[2]):
-                if a.type == 1:
-                    return a.u16()
-        raise NetlinkError(errno.ENOENT, "no ethtool family id in the reply")
+        return ynl.resolve_family(self.sock, "ethtool", next(self._seq))
 
     def request(self, op: str, attr_set: str, attrs: Mapping[str, Any], *,
                 dump: bool = False) -> list[dict]:
         """Send ``op`` (e.g. "rings-get") with ``attrs`` of ``attr_set``; decode every reply."""
-        seq = next(self._seq)
-        flags = wire.NLM_F_REQUEST | wire.NLM_F_ACK | (wire.NLM_F_DUMP if dump else 0)
-        self.sock.send(wire.pack_genlmsg(self.family_id, flags, seq, 0, efam.MSG[op], 1,
-                                         efam.encode(attr_set, attrs)))
-        return [efam.decode(attr_set, wire.parse_genl(m.payload)[2])
-                for m in _replies(self.sock, seq, dump)]
+        msgs = ynl.request(self.sock, self.family_id, efam.MSG[op],
+                           efam.encode(attr_set, attrs), seq=next(self._seq), dump=dump)
+        return [efam.decode(attr_set, wire.parse_genl(m.payload)[2]) for m in msgs]
 
     @staticmethod
     def _header(dev: int | str, flags: int = 0) -> dict:
