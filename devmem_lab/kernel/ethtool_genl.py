@@ -39,7 +39,7 @@ from ..errors import DevmemError
 from ..netlink import ethtool_family as efam
 from ..netlink import wire
 from ..netlink.ethtool_family import EPolicy
-from .netdev_genl import GENL_HDR_END, DoResult, DumpResult, GenlError, GenlFamilyOps
+from .netdev_genl import GENL_HDR_END, DoResult, DumpResult, GenlError, GenlFamilyOps, parse_attrs
 from .nic import features as feat
 
 if TYPE_CHECKING:
@@ -117,26 +117,7 @@ def parse(data: bytes, base: int, maxattr: int,
         set", "Attribute failed policy validation" (strings), "bytes leftover after parsing
         attributes"; ERANGE "integer out of range".
     """
-    tb: dict[int, wire.Attr] = {}
-    pos, rem = 0, len(data)
-    while rem >= wire.NLATTR.size:
-        length, raw = wire.NLATTR.unpack_from(data, pos)
-        if length < wire.NLATTR.size or length > rem:
-            break
-        a = wire.Attr(raw & wire.NLA_TYPE_MASK, bytes(data[pos + 4:pos + length]), base + pos,
-                      bool(raw & wire.NLA_F_NESTED), bool(raw & wire.NLA_F_NET_BYTEORDER))
-        if a.type == 0 or a.type > maxattr:
-            raise GenlError(errno.EINVAL, "Unknown attribute type", bad_attr=a.offset)
-        p = policy.get(a.type)
-        if p is None:
-            raise GenlError(errno.EINVAL, "Unsupported attribute", bad_attr=a.offset)
-        _validate(a, p)
-        tb[a.type] = a
-        step = wire.nla_align(length)
-        pos, rem = pos + step, rem - step
-    if rem > 0:
-        raise GenlError(errno.EINVAL, "bytes leftover after parsing attributes")
-    return tb
+    return parse_attrs(data, base, maxattr, policy, _validate)
 
 
 def _kernel_error(e: DevmemError, attrs: Mapping[str, int], tb: Mapping[int, wire.Attr]):

@@ -30,7 +30,7 @@ import os
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DevmemError
 from ..netlink import family as fam
@@ -147,8 +147,8 @@ def _validate_attr(a: wire.Attr, p: Policy) -> None:
         raise _policy_error(errno.ERANGE, "integer out of range", a, p)
 
 
-def parse_attrs(data: bytes, base: int, maxattr: int,
-                policy: Mapping[int, Policy]) -> dict[int, wire.Attr]:
+def parse_attrs(data: bytes, base: int, maxattr: int, policy: Mapping[int, Any],
+                validate: Callable[[wire.Attr, Any], None] | None = None) -> dict[int, wire.Attr]:
     """``__nla_validate_parse`` with ``NL_VALIDATE_STRICT``: the ``tb[]`` array.
 
     ``base`` is the offset of ``data`` from the request's ``nlmsghdr``, so error offsets are
@@ -175,7 +175,7 @@ def parse_attrs(data: bytes, base: int, maxattr: int,
         p = policy.get(a.type)
         if p is None:
             raise GenlError(errno.EINVAL, "Unsupported attribute", bad_attr=a.offset)
-        _validate_attr(a, p)
+        (validate or _validate_attr)(a, p)  # validate_nla for this family's policy types
         tb[a.type] = a
         step = wire.nla_align(length)
         pos += step
