@@ -125,6 +125,20 @@ def _close_all(*socks) -> None:
             s.close()
 
 
+def _teardown(sc, view, binding=None) -> None:
+    """A scenario's release, in ncdevmem's order: sockets, then the binding (closing the
+    netlink socket unbinds; a binding made without one is unbound), the mapping, the fd."""
+    _close_all(sc.conn, sc.client, sc.listener)
+    if sc.netdev is not None:
+        sc.netdev.close()
+    elif binding is not None:
+        binding.unbind()
+    if view is not None:
+        view.close()
+    with contextlib.suppress(OSError):
+        os.close(sc.fd)
+
+
 @dataclass(eq=False)
 class RxScenario(_Closing):
     """``host`` (the server) with ``queue`` bound to a dma-buf, ``peer`` (the client) and,
@@ -184,15 +198,7 @@ class RxScenario(_Closing):
         if self.closed:
             return
         self.closed = True
-        _close_all(self.conn, self.client, self.listener)
-        if self.netdev is not None:
-            self.netdev.close()
-        elif self.binding is not None:
-            self.binding.unbind()
-        if self._view is not None:
-            self._view.close()
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        _teardown(self, self._view, self.binding)
 
 
 def ncdevmem_rx(lab, *, queue: int = QUEUE, pages: int = 256, port: int = PORT,
@@ -255,13 +261,7 @@ class TxScenario(_Closing):
         if self.closed:
             return
         self.closed = True
-        _close_all(self.conn, self.client, self.listener)
-        if self.netdev is not None:
-            self.netdev.close()
-        if self.view is not None:
-            self.view.close()
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        _teardown(self, self.view)
 
 
 def ncdevmem_tx(lab, *, size: int = 64 * PAGE_SIZE, port: int = PORT,
