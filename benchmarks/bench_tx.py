@@ -205,16 +205,19 @@ def main(argv=None) -> int:
               f"({e['virtual_gbps']:.1f} Gb/s virtual, payload ok: {e['payload_ok']}) | "
               f"loopback MSG_ZEROCOPY {k['MBps']:8.1f} MB/s | ratio {pairs[-1][2]:.2f}x")
     ratio = statistics.median(p[2] for p in pairs)
-    tracemalloc.start()
-    emulated(_size(args.trace_bytes), chunk, region, args.mtu, check=False)
-    _, heap_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    heap_peak = 0
+    if _size(args.trace_bytes):  # 0: no tracemalloc run
+        tracemalloc.start()
+        emulated(_size(args.trace_bytes), chunk, region, args.mtu, check=False)
+        _, heap_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if sys.platform == "darwin":
         rss //= 1024  # ru_maxrss is bytes there
     print(f"median ratio emulated / loopback: {ratio:.2f}x (goal >= 0.5x)")
-    print(f"peak RSS {rss / 2**20:.0f} MiB; Python heap peak of a {args.trace_bytes} emulated "
-          f"transfer {heap_peak / 2**20:.1f} MiB")
+    print(f"peak RSS {rss / 2**20:.0f} MiB" + (
+        f"; Python heap peak of a {args.trace_bytes} emulated transfer "
+        f"{heap_peak / 2**20:.1f} MiB" if heap_peak else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "pairs": [{"emulated": e, "loopback": k, "ratio": r} for e, k, r in pairs],
