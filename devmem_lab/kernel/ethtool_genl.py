@@ -316,14 +316,21 @@ def _rings_set(genl: NetdevGenl, req: _Req, out: list, dump: bool) -> None:
             v = a.payload[0] if len(a.payload) == 1 else a.u32()
             args[name] = (efam.TCP_DATA_SPLIT[v] if name == "tcp_data_split"
                           else bool(v) if name in ("tx_push", "rx_push") else v)
+    _default_set(genl, dev, tb, "rings", _RINGS_ATTRS, dev.set_rings, args)
+
+
+def _default_set(genl: NetdevGenl, dev: NetDevice, tb, what: str, attrs: Mapping[str, int],
+                 setter, args: dict) -> None:
+    """``ethnl_default_set_doit``: ``ethnl_ops_begin``, the op's set (the same device function
+    ``ethtool -G/-L`` ends in), then ``ethtool_notify`` if something changed."""
     try:
-        if "rings" in dev.ethtool_ops:
+        if what in dev.ethtool_ops:
             _ops_begin(dev)
-        changed = dev.set_rings(**args)
+        changed = setter(**args)
     except DevmemError as e:
-        raise _kernel_error(e, _RINGS_ATTRS, tb) from None
+        raise _kernel_error(e, attrs, tb) from None
     if changed:
-        notify(genl, dev, "rings-ntf")
+        notify(genl, dev, f"{what}-ntf")
 
 
 # ---- channels.c -------------------------------------------------------------------------------
@@ -351,14 +358,7 @@ def _channels_set(genl: NetdevGenl, req: _Req, out: list, dump: bool) -> None:
     _parse_header(genl, req, require_dev=True)
     dev, tb = req.dev, req.tb
     args = {name: tb[attr].u32() for name, attr in _CHANNELS_ATTRS.items() if attr in tb}
-    try:
-        if "channels" in dev.ethtool_ops:
-            _ops_begin(dev)
-        changed = dev.set_channels(**args)
-    except DevmemError as e:
-        raise _kernel_error(e, _CHANNELS_ATTRS, tb) from None
-    if changed:
-        notify(genl, dev, "channels-ntf")
+    _default_set(genl, dev, tb, "channels", _CHANNELS_ATTRS, dev.set_channels, args)
 
 
 # ---- bitset.c ---------------------------------------------------------------------------------
