@@ -298,7 +298,7 @@ def _rings_get(genl: NetdevGenl, req: _Req, out: list, dump: bool) -> None:
             + _u32(5, dev.tx_ring_max) + _u32(9, dev.tx_ring)
             + _u8(11, 2 if dev.tcp_data_split_active else 1)  # ETHTOOL_TCP_DATA_SPLIT_*
             + _u8(13, 0) + _u8(14, 0))
-    if "hds_thresh" in dev.ring_params and genl.version.name != "6.12":
+    if "hds_thresh" in dev.ring_params and genl.version.hds_thresh_attr:
         body += _u32(17, dev.hds_thresh) + _u32(18, dev.hds_thresh_max)
     out.append(req.reply("rings-get", body, dump))
 

@@ -585,7 +585,7 @@ class NetdevOps(GenlFamilyOps):
     def _napi_fill(self, dev, napi_id: int) -> dict:
         """``netdev_nl_napi_fill_one``: id, ifindex, then (6.13+) the per-NAPI config."""
         out = {"id": napi_id, "ifindex": dev.ifindex}
-        if self.version.name == "6.12":
+        if not self.version.napi_config:
             return out
         cfg = self.napi_config.get(napi_id, {})
         return out | {name: cfg.get(name, 0) for name in self._NAPI_CONFIG}

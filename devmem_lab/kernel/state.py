@@ -55,6 +55,11 @@ class KernelVersion:
     ops_lock_check: bool  # EOPNOTSUPP for drivers that are not ops-locked (lo)
     recvmsg_errors_exposed: bool = True  # tcp_recvmsg_dmabuf errors reach user space (else EFAULT)
     devmem_tx: bool = True  # bind-tx and the SCM_DEVMEM_DMABUF sendmsg cmsg (6.16+)
+    # tcp_can_ingest admits a segment while rmem + its length <= sk_rcvbuf (else rmem <=)
+    rmem_ingest_len: bool = True
+    rcvbuf_grow: bool = True  # autotuning by tcp_rcvbuf_grow (6.16+; else tcp_rcv_space_adjust)
+    hds_thresh_attr: bool = True  # ethtool rings carry hds-thresh (6.13+)
+    napi_config: bool = True  # netdev napi replies carry the per-NAPI config (6.13+)
 
     def __repr__(self) -> str:
         return f"KernelVersion({self.name!r})"
@@ -64,7 +69,8 @@ KERNELS = {
     "6.12": KernelVersion("6.12", hds_checks=False, queues_checked_upfront=False,
                           duplicate_queues_merge=False, dontneed_frag_cap=False,
                           rings_refusals=False, ops_lock_check=False, devmem_tx=False,
-                          recvmsg_errors_exposed=False),
+                          recvmsg_errors_exposed=False, rmem_ingest_len=False,
+                          rcvbuf_grow=False, hds_thresh_attr=False, napi_config=False),
     "6.18": KernelVersion("6.18", hds_checks=True, queues_checked_upfront=True,
                           duplicate_queues_merge=True, dontneed_frag_cap=True,
                           rings_refusals=True, ops_lock_check=True,

@@ -36,8 +36,8 @@ TCP_MSS_DEFAULT = 536  # icsk_ack.rcv_mss until the first full segment (tcp_init
 TCP_INIT_CWND = 10  # the initial window: 10 segments (tcp_select_initial_window)
 # tcp_can_ingest: 6.18 admits a segment while rmem + its length <= sk_rcvbuf (1d2fbaad7cd8,
 # then "tcp: use skb->len instead of skb->truesize in tcp_can_ingest()"); 6.12 while
-# rmem <= sk_rcvbuf. Also 6.18's autotuning (tcp_rcvbuf_grow) differs from 6.12's.
-_INGEST_LEN = {"6.12": False, "6.18": True}
+# rmem <= sk_rcvbuf (KernelVersion.rmem_ingest_len). 6.18's autotuning (tcp_rcvbuf_grow)
+# differs from 6.12's too (KernelVersion.rcvbuf_grow).
 
 
 class TcpReceiver:
@@ -117,7 +117,7 @@ class TcpReceiver:
 
     def _fits(self, skb: Skb) -> bool:
         """``tcp_can_ingest`` (6.18) / ``sk_rmem_alloc <= sk_rcvbuf`` (6.12)."""
-        if _INGEST_LEN.get(self.netns.kernel.version.name, True):
+        if self.netns.kernel.version.rmem_ingest_len:
             return self._rmem + skb.length <= self.rcvbuf
         return self._rmem <= self.rcvbuf
 
@@ -193,14 +193,14 @@ class TcpReceiver:
         inq = self._rq_bytes - self._rq_off
         copied_seq = self.rcv_nxt - inq
         copied = copied_seq - self._rcvq_seq
-        v618 = _INGEST_LEN.get(self.netns.kernel.version.name, True)
-        if v618:
+        grow = self.netns.kernel.version.rcvbuf_grow
+        if grow:
             copied -= inq  # 6.16+: what is still queued does not count
         if copied > self._rcvq_space:
             old, self._rcvq_space = max(self._rcvq_space, 1), copied
             sysctl = self.netns.sysctl
             if sysctl["net.ipv4.tcp_moderate_rcvbuf"] and not self.rcvbuf_locked:
-                if v618:  # tcp_rcvbuf_grow
+                if grow:  # tcp_rcvbuf_grow
                     win = copied << 1
                     win += (win * (copied - old) // old) << 1
                     if self._ooo:
@@ -269,7 +269,7 @@ class TcpReceiver:
             return self._fits(skb)
         _, k, last = segs
         before = self._rmem + (k - 1) * rmem.packet_truesize(skb)[1]  # when the last comes
-        if _INGEST_LEN.get(self.netns.kernel.version.name, True):
+        if self.netns.kernel.version.rmem_ingest_len:
             return before + last <= self.rcvbuf
         return before <= self.rcvbuf
 
