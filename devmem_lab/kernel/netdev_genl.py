@@ -428,7 +428,6 @@ class NetdevOps(GenlFamilyOps):
         self.version = genl.version
         self.family = fam.netdev_family(self.version.name)
         self.napi_config: dict[int, dict[str, int]] = {}
-        self._held: list[tuple[int, bytes]] = []  # old pool's ntf waiting for the new pool's
 
     def _msg(self, op: str, attrs: dict) -> bytes:
         return fam.encode(self.family.op(op).attr_set, attrs)
@@ -461,27 +460,13 @@ class NetdevOps(GenlFamilyOps):
         (``page_pool_detached``: destroyed with buffers out, detach-time set) and del
         (``page_pool_unlist``: the last buffer came back, or none was out at destroy).
 
-        ``netdev_rx_queue_restart`` allocates the new pool before it frees the old one, so
-        the old pool's change/del is held until the new pool's add has gone out when the
-        queue is mid-restart (it still points at the old pool).
+        A queue restart (``NetDevice.restart_queue``, as ``netdev_rx_queue_restart``) makes
+        the new pool before it frees the old one, so the new pool's add goes out first.
         """
         if pool.ifindex not in self.kernel.devices:
             return
         out = self._notify(f"page-pool-{event}-ntf", self._pool_fill(pool))
-        if event == "add":
-            if out is not None:
-                self.genl.multicast(*out)
-            held, self._held = self._held, []
-            for group, msg in held:
-                self.genl.multicast(group, msg)
-            return
-        if out is None:
-            return
-        dev = self.kernel.device(pool.ifindex)
-        queues = getattr(dev, "rx_queues", [])
-        if pool.queue < len(queues) and queues[pool.queue].pool is pool:
-            self._held.append(out)  # mid-restart: the new pool's add goes first
-        else:
+        if out is not None:
             self.genl.multicast(*out)
 
     # ---- dev-get ----
